@@ -1,0 +1,454 @@
+//! `NatsTransportPolicy`: which Deployments to watch and how their NATS transport is judged.
+//!
+//! Every field but `selector` is optional; serde and the schema carry the same defaults (the
+//! `cordum` profile), so a policy read back from the API server and one read from a file with
+//! fields left out mean the same thing. Validation lives in the schema and CEL rules so the API
+//! server rejects a bad spec with a message that names the field.
+
+use crate::duration;
+use crate::findings::Finding;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
+use k8s_openapi::jiff::SignedDuration;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// Selects Deployments in the policy's namespace and says how their NATS client transport is
+/// evaluated: which variables hold the URL, TLS material and credentials, what counts as
+/// production, and how long a break-glass plaintext override may stay on.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "natsguard.io",
+    version = "v1alpha1",
+    kind = "NatsTransportPolicy",
+    plural = "natstransportpolicies",
+    shortname = "ntp",
+    category = "natsguard",
+    namespaced,
+    status = "NatsTransportPolicyStatus",
+    derive = "PartialEq",
+    doc = "NatsTransportPolicy keeps the NATS client transport of the selected Deployments secure: it evaluates each container's effective environment the way the workload reads it at start-up, reports drift as conditions, Events and metrics, and records every use of the plaintext override as a timed NatsTransportIncident.",
+    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#, description = "Policy valid and evaluated"),
+    printcolumn(name = "Compliant", type_ = "string", json_path = r#".status.conditions[?(@.type=="Compliant")].status"#, description = "No selected workload has a violation"),
+    printcolumn(name = "Workloads", type_ = "integer", json_path = ".status.workloads", description = "Deployments selected"),
+    printcolumn(name = "Violations", type_ = "integer", json_path = ".status.violations", description = "Violation findings across selected Deployments"),
+    printcolumn(name = "Overrides", type_ = "integer", json_path = ".status.overrides", description = "Deployments running with the plaintext override"),
+    printcolumn(name = "Next-Deadline", type_ = "string", json_path = ".status.nextDeadline", description = "Earliest open rollback deadline"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct NatsTransportPolicySpec {
+    /// Deployments in this namespace that the policy governs. `{}` selects every Deployment.
+    #[x_kube(validation = Rule::new("!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])").message("selector.matchExpressions[].operator must be one of In, NotIn, Exists, DoesNotExist"))]
+    pub selector: LabelSelector,
+
+    /// Names of the containers (and init containers) to evaluate. Empty means all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), extend("x-kubernetes-list-type" = "set"))]
+    #[x_kube(validation = Rule::new("self.all(c, c.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(c) <= 63)").message("containers[] must be container names (DNS labels)"))]
+    pub containers: Vec<String>,
+
+    /// The rule pack that mirrors the workload's own start-up gate. Only `cordum` exists today.
+    #[serde(default)]
+    pub profile: Profile,
+
+    /// What counts as production.
+    #[serde(default)]
+    pub environment: EnvironmentSpec,
+
+    /// Where the NATS URL and TLS material come from.
+    #[serde(default)]
+    pub transport: TransportSpec,
+
+    /// Where broker credentials come from, and whether they are required.
+    #[serde(default)]
+    pub auth: AuthSpec,
+
+    /// The break-glass plaintext override and its incident deadlines.
+    #[serde(default)]
+    pub r#override: OverrideSpec,
+
+    /// How long resolved incidents are kept.
+    #[serde(default)]
+    pub incidents: IncidentsSpec,
+
+    /// Stop evaluating and reporting for this policy. Open incidents are kept as they are.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
+}
+
+impl Default for NatsTransportPolicySpec {
+    /// The `cordum` profile applied to every Deployment: what `natsguard check` uses when its
+    /// input carries no policy.
+    fn default() -> Self {
+        Self {
+            selector: LabelSelector::default(),
+            containers: Vec::new(),
+            profile: Profile::default(),
+            environment: EnvironmentSpec::default(),
+            transport: TransportSpec::default(),
+            auth: AuthSpec::default(),
+            r#override: OverrideSpec::default(),
+            incidents: IncidentsSpec::default(),
+            suspend: false,
+        }
+    }
+}
+
+/// A rule pack.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// The Cordum scheduler's start-up gate (`tls://` required in production).
+    #[default]
+    Cordum,
+}
+
+/// When a workload counts as production.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProductionMode {
+    /// Read the workload's own environment (`envVar`, `flagVar`).
+    #[default]
+    Auto,
+    /// Treat every selected workload as production.
+    Always,
+    /// Treat no selected workload as production.
+    Never,
+}
+
+/// How production is recognised.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentSpec {
+    /// `Auto` reads the workload's environment; `Always` and `Never` decide for it.
+    #[serde(default)]
+    pub production: ProductionMode,
+    /// Variable naming the environment; production when its trimmed value equals one of `values`, ignoring case.
+    #[serde(default = "defaults::env_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub env_var: String,
+    /// Values of `envVar` that mean production.
+    #[serde(default = "defaults::production_values")]
+    #[schemars(length(min = 1, max = 16))]
+    #[x_kube(validation = Rule::new("self.all(v, size(v.trim()) > 0)").message("environment.values[] must not be blank"))]
+    pub values: Vec<String>,
+    /// Variable that means production when truthy (`1`, `true`, `yes`, `y`, `on`).
+    #[serde(default = "defaults::flag_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub flag_var: String,
+}
+
+impl Default for EnvironmentSpec {
+    fn default() -> Self {
+        Self {
+            production: ProductionMode::Auto,
+            env_var: defaults::env_var(),
+            values: defaults::production_values(),
+            flag_var: defaults::flag_var(),
+        }
+    }
+}
+
+/// Where the NATS URL and TLS settings come from.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransportSpec {
+    /// Variable holding the server URL or a comma-separated list of them.
+    #[serde(default = "defaults::url_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub url_var: String,
+    /// The URL the workload uses when `urlVar` is unset or empty.
+    #[serde(default = "defaults::default_url")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub default_url: String,
+    /// Names of the TLS variables.
+    #[serde(default)]
+    pub tls: TlsEnvSpec,
+    /// TLS variables that must be set whenever TLS settings are applied (e.g. `[CA]`).
+    #[serde(default, rename = "requiredTLS", skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub required_tls: Vec<TlsVar>,
+}
+
+impl Default for TransportSpec {
+    fn default() -> Self {
+        Self {
+            url_var: defaults::url_var(),
+            default_url: defaults::default_url(),
+            tls: TlsEnvSpec::default(),
+            required_tls: Vec::new(),
+        }
+    }
+}
+
+/// A TLS setting that a policy can require.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVar {
+    #[serde(rename = "CA")]
+    Ca,
+    Cert,
+    Key,
+    ServerName,
+}
+
+/// Names of the TLS variables. They are applied only when the URL begins with exactly `tls://`.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsEnvSpec {
+    /// CA bundle path.
+    #[serde(default = "defaults::tls_ca")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub ca: String,
+    /// Client certificate path; must be set together with `key`.
+    #[serde(default = "defaults::tls_cert")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub cert: String,
+    /// Client key path; must be set together with `cert`.
+    #[serde(default = "defaults::tls_key")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub key: String,
+    /// Server name for certificate verification.
+    #[serde(default = "defaults::tls_server_name")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub server_name: String,
+    /// When truthy, server certificate verification is disabled.
+    #[serde(default = "defaults::tls_insecure")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub insecure: String,
+}
+
+impl Default for TlsEnvSpec {
+    fn default() -> Self {
+        Self {
+            ca: defaults::tls_ca(),
+            cert: defaults::tls_cert(),
+            key: defaults::tls_key(),
+            server_name: defaults::tls_server_name(),
+            insecure: defaults::tls_insecure(),
+        }
+    }
+}
+
+/// Whether missing broker auth in production is a warning or a violation.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthRequirement {
+    /// `AuthMissing` is a warning.
+    #[default]
+    Warn,
+    /// `AuthMissing` is a violation.
+    Enforce,
+}
+
+/// Broker credentials. First match wins: username and password, then token, then nkey.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSpec {
+    #[serde(default = "defaults::username_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub username_var: String,
+    #[serde(default = "defaults::password_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub password_var: String,
+    #[serde(default = "defaults::token_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub token_var: String,
+    #[serde(default = "defaults::nkey_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub nkey_var: String,
+    /// `Warn` (default) or `Enforce`: how bad it is to run in production without auth.
+    #[serde(default)]
+    pub required: AuthRequirement,
+}
+
+impl Default for AuthSpec {
+    fn default() -> Self {
+        Self {
+            username_var: defaults::username_var(),
+            password_var: defaults::password_var(),
+            token_var: defaults::token_var(),
+            nkey_var: defaults::nkey_var(),
+            required: AuthRequirement::Warn,
+        }
+    }
+}
+
+/// The break-glass override that lets a production workload start on plaintext.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("duration(self.warnBefore) < duration(self.maxDuration)").message("override.warnBefore must be shorter than override.maxDuration"))]
+pub struct OverrideSpec {
+    /// Variable that, when truthy, lets a production workload start although the gate refuses its URL.
+    #[serde(default = "defaults::override_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub env_var: String,
+    /// Longest an override may stay on: the rollback deadline is never later than start + maxDuration.
+    /// A Go-style duration between 1m and 720h.
+    #[serde(default = "defaults::max_duration")]
+    #[schemars(regex(pattern = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"), length(min = 2, max = 32))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('1m') && duration(self) <= duration('720h')").message("override.maxDuration must be between 1m and 720h"))]
+    pub max_duration: String,
+    /// How long before the deadline the incident turns `DeadlineApproaching`. A Go-style duration.
+    #[serde(default = "defaults::warn_before")]
+    #[schemars(regex(pattern = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"), length(min = 2, max = 32))]
+    pub warn_before: String,
+    /// Whether an override without a `natsguard.io/override-owner` annotation is flagged.
+    #[serde(default = "defaults::yes")]
+    pub require_owner: bool,
+}
+
+impl Default for OverrideSpec {
+    fn default() -> Self {
+        Self {
+            env_var: defaults::override_var(),
+            max_duration: defaults::max_duration(),
+            warn_before: defaults::warn_before(),
+            require_owner: true,
+        }
+    }
+}
+
+impl OverrideSpec {
+    pub fn max_duration(&self) -> Result<SignedDuration, duration::DurationError> {
+        duration::parse(&self.max_duration)
+    }
+    pub fn warn_before(&self) -> Result<SignedDuration, duration::DurationError> {
+        duration::parse(&self.warn_before)
+    }
+}
+
+/// Incident housekeeping.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentsSpec {
+    /// How long a resolved incident is kept before the operator deletes it. A Go-style duration up to 8760h.
+    #[serde(default = "defaults::retention")]
+    #[schemars(regex(pattern = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"), length(min = 2, max = 32))]
+    #[x_kube(validation = Rule::new("duration(self) <= duration('8760h')").message("incidents.retention must be at most 8760h"))]
+    pub retention: String,
+}
+
+impl Default for IncidentsSpec {
+    fn default() -> Self {
+        Self { retention: defaults::retention() }
+    }
+}
+
+impl IncidentsSpec {
+    pub fn retention(&self) -> Result<SignedDuration, duration::DurationError> {
+        duration::parse(&self.retention)
+    }
+}
+
+/// What the operator last observed. Written only by the operator.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NatsTransportPolicyStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Compliant`, `OverrideActive`, `IncidentOverdue`.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+    /// Deployments selected.
+    #[serde(default)]
+    pub workloads: u32,
+    /// Selected Deployments without a violation.
+    #[serde(default)]
+    pub compliant: u32,
+    /// Violation findings across all selected Deployments.
+    #[serde(default)]
+    pub violations: u32,
+    /// Deployments with an open override incident.
+    #[serde(default)]
+    pub overrides: u32,
+    /// Deployments whose incident is past its rollback deadline.
+    #[serde(default)]
+    pub overdue: u32,
+    /// The earliest rollback deadline among open incidents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_deadline: Option<Time>,
+    /// Findings of the Deployments that have any, sorted by name; at most 100 entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub results: Vec<WorkloadResult>,
+    /// How many Deployments with findings did not fit in `results`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub results_omitted: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The findings of one Deployment.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadResult {
+    /// Deployment name.
+    pub name: String,
+    /// Whether the Deployment has no violation.
+    pub compliant: bool,
+    /// At most 20 findings, most severe first.
+    #[schemars(length(max = 20))]
+    pub findings: Vec<Finding>,
+}
+
+mod defaults {
+    pub fn env_var() -> String {
+        "CORDUM_ENV".into()
+    }
+    pub fn production_values() -> Vec<String> {
+        vec!["production".into()]
+    }
+    pub fn flag_var() -> String {
+        "CORDUM_PRODUCTION".into()
+    }
+    pub fn url_var() -> String {
+        "NATS_URL".into()
+    }
+    pub fn default_url() -> String {
+        "nats://nats:4222".into()
+    }
+    pub fn tls_ca() -> String {
+        "NATS_TLS_CA".into()
+    }
+    pub fn tls_cert() -> String {
+        "NATS_TLS_CERT".into()
+    }
+    pub fn tls_key() -> String {
+        "NATS_TLS_KEY".into()
+    }
+    pub fn tls_server_name() -> String {
+        "NATS_TLS_SERVER_NAME".into()
+    }
+    pub fn tls_insecure() -> String {
+        "NATS_TLS_INSECURE".into()
+    }
+    pub fn username_var() -> String {
+        "NATS_USERNAME".into()
+    }
+    pub fn password_var() -> String {
+        "NATS_PASSWORD".into()
+    }
+    pub fn token_var() -> String {
+        "NATS_TOKEN".into()
+    }
+    pub fn nkey_var() -> String {
+        "NATS_NKEY".into()
+    }
+    pub fn override_var() -> String {
+        "CORDUM_NATS_ALLOW_PLAINTEXT".into()
+    }
+    pub fn max_duration() -> String {
+        "4h".into()
+    }
+    pub fn warn_before() -> String {
+        "30m".into()
+    }
+    pub fn retention() -> String {
+        "720h".into()
+    }
+    pub fn yes() -> bool {
+        true
+    }
+}

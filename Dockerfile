@@ -18,10 +18,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
-COPY src ./src
-COPY crds ./crds
-COPY hack/build-static.sh ./hack/build-static.sh
+# The whole tree (minus .dockerignore): Cargo.toml may declare tests, benches and examples whose
+# files must exist for the manifest to load.
+COPY . .
 # The cache mounts keep the registry and target dir between builds; the binary is copied out of the
 # cached target dir in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

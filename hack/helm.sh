@@ -60,11 +60,24 @@ go_build_with_progress() {
   log "built $out in $(($(date +%s) - start))s"
 }
 
+# Bump when the build recipe (ldflags below) changes, so cached binaries built the old way are replaced.
+recipe=2
+
 ensure_helm() {
-  local version sum_hash dir bin
+  local version sum_hash dir bin client_go k8s_major k8s_minor ldflags
   version="$(module_version "$module_dir" helm.sh/helm/v3)"
   [ -n "$version" ] || die "cannot read the helm version from $module_dir/go.mod"
-  sum_hash="$(cat "$module_dir/go.mod" "$module_dir/go.sum" | sha256sum | cut -c1-12)"
+  # Like helm's own Makefile: the default Kubernetes version of `helm template`/`lint` (.Capabilities)
+  # follows the client-go it is built with (v0.37.x => 1.37), otherwise it says v1.20.0.
+  client_go="$(module_version "$module_dir" k8s.io/client-go)"
+  client_go="${client_go#v}"
+  k8s_major=$((${client_go%%.*} + 1))
+  k8s_minor="$(printf '%s' "$client_go" | cut -d. -f2)"
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$version -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for p in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    ldflags="$ldflags -X $p.k8sVersionMajor=$k8s_major -X $p.k8sVersionMinor=$k8s_minor"
+  done
+  sum_hash="$( (cat "$module_dir/go.mod" "$module_dir/go.sum"; echo "recipe=$recipe") | sha256sum | cut -c1-12)"
   dir="$cache_root/helm/$version-$sum_hash"
   bin="$dir/helm"
   if [ ! -x "$bin" ]; then
@@ -74,8 +87,7 @@ ensure_helm() {
     flock 9
     if [ ! -x "$bin" ]; then
       log "building helm $version from Go modules into $dir (first run only)"
-      go_build_with_progress "$module_dir" helm.sh/helm/v3/cmd/helm "$bin" \
-        "-s -w -X helm.sh/helm/v3/internal/version.version=$version -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+      go_build_with_progress "$module_dir" helm.sh/helm/v3/cmd/helm "$bin" "$ldflags"
     fi
     exec 9>&-
   fi

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Test the Helm chart: lint, render with default and non-default values, check what the renderings
+# contain, then have the real API server accept every rendered object (server-side apply, dry run).
+#
+#   KUBECONFIG=... hack/test-chart.sh
+#
+# Needs a running control plane (KUBECONFIG exported); it fails, never skips, without one.
+# Side effects on the cluster (idempotent, left in place because namespaces never finish deleting
+# without a controller manager): the namespaces natsguard-chart-test (labelled to warn on Pod Security
+# "restricted" violations), natsguard-chart-team-a and natsguard-chart-team-b, and, only when the real
+# prometheus-operator CRDs are absent, stand-in ServiceMonitor/PrometheusRule CRDs
+# (hack/testdata/monitoring-crds-standin.yaml). Every chart object is applied with --dry-run=server only.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+chart=charts/natsguard
+kubectl="${KUBECTL:-kubectl}"
+release=natsguard
+ns=natsguard-chart-test
+team_namespaces=(natsguard-chart-team-a natsguard-chart-team-b)
+work="$(mktemp -d "${TMPDIR:-/tmp}/natsguard-chart-test.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+failures=0
+step() { printf '[test-chart] %s\n' "$*" >&2; }
+pass() { printf '[test-chart]   ok: %s\n' "$*" >&2; }
+fail() {
+  printf '[test-chart]   FAIL: %s\n' "$*" >&2
+  failures=$((failures + 1))
+}
+die() {
+  printf '[test-chart] error: %s\n' "$*" >&2
+  exit 1
+}
+helm() { "$repo_root/hack/helm.sh" "$@"; }
+
+# expect_in FILE REGEX WHAT / expect_not_in FILE REGEX WHAT: extended-regex assertions on a rendering.
+expect_in() { if grep -Eq -- "$2" "$1"; then pass "$3"; else fail "$3 (no match for /$2/ in $(basename "$1"))"; fi; }
+expect_not_in() { if grep -Eq -- "$2" "$1"; then fail "$3 (unexpected /$2/ in $(basename "$1"))"; else pass "$3"; fi; }
+count_kind() { grep -Ec "^kind: $2\$" "$1" || true; }
+
+[ -n "${KUBECONFIG:-}" ] || die "KUBECONFIG is not set: start the control plane first (the Makefile's test target does)"
+"$kubectl" get --raw /readyz >/dev/null 2>&1 || die "the API server in $KUBECONFIG is not reachable/ready"
+
+step "building or reusing helm"
+helm_path="$("$repo_root/hack/helm.sh" --print-path)"
+step "helm: $("$helm_path" version --short)"
+
+# --- the chart's CRDs are the repository's CRDs ---------------------------------------------------
+step "CRDs in the chart match crds/"
+if cmp -s crds/natsguard.io.yaml "$chart/files/crds/natsguard.io.yaml"; then
+  pass "charts/natsguard/files/crds/natsguard.io.yaml is identical to crds/natsguard.io.yaml"
+else
+  fail "charts/natsguard/files/crds/natsguard.io.yaml differs from crds/natsguard.io.yaml (cp crds/natsguard.io.yaml $chart/files/crds/)"
+fi
+
+# --- lint ------------------------------------------------------------------------------------------
+step "helm lint (default values and every ci/*-values.yaml)"
+if helm lint --strict "$chart" >"$work/lint.log" 2>&1; then pass "lint default"; else cat "$work/lint.log" >&2; fail "lint default"; fi
+for v in "$chart"/ci/*-values.yaml; do
+  if helm lint --strict "$chart" -f "$v" >"$work/lint.log" 2>&1; then pass "lint $(basename "$v")"; else
+    cat "$work/lint.log" >&2
+    fail "lint $(basename "$v")"
+  fi
+done
+
+# --- render ------------------------------------------------------------------------------------------
+render() { # NAME [helm args...]
+  local name=$1
+  shift
+  helm template "$release" "$chart" --namespace "$ns" "$@" >"$work/$name.yaml" 2>"$work/$name.err" ||
+    { cat "$work/$name.err" >&2; die "helm template ($name) failed"; }
+}
+step "helm template"
+render default
+render namespaced -f "$chart/ci/namespaced-full-values.yaml"
+render existing-sa -f "$chart/ci/existing-sa-values.yaml"
+
+step "default rendering: cluster-wide, CRDs included, restricted pod security, least privilege"
+d="$work/default.yaml"
+[ "$(count_kind "$d" CustomResourceDefinition)" = 2 ] && pass "2 CRDs rendered" || fail "expected 2 CRDs, got $(count_kind "$d" CustomResourceDefinition)"
+expect_in "$d" 'helm.sh/resource-policy: keep' "CRDs kept on uninstall"
+[ "$(count_kind "$d" ClusterRole)" = 1 ] && [ "$(count_kind "$d" ClusterRoleBinding)" = 1 ] &&
+  pass "ClusterRole + ClusterRoleBinding" || fail "expected one ClusterRole and one ClusterRoleBinding"
+[ "$(count_kind "$d" Role)" = 0 ] && pass "no namespaced Roles" || fail "unexpected Role in the default rendering"
+expect_not_in "$d" 'secrets' "RBAC never mentions Secrets"
+expect_not_in "$d" '"\*"' "RBAC has no wildcards"
+expect_in "$d" 'runAsNonRoot: true' "runAsNonRoot"
+expect_in "$d" 'readOnlyRootFilesystem: true' "readOnlyRootFilesystem"
+expect_in "$d" 'allowPrivilegeEscalation: false' "allowPrivilegeEscalation false"
+expect_in "$d" '- ALL' "capabilities drop ALL"
+expect_in "$d" 'type: RuntimeDefault' "seccomp RuntimeDefault"
+expect_in "$d" 'path: /livez' "liveness probe on /livez"
+expect_in "$d" 'path: /readyz' "readiness probe on /readyz"
+expect_in "$d" 'type: Recreate' "Recreate strategy (single replica, no leader election)"
+expect_in "$d" 'image: "ghcr.io/natsguard/natsguard:0.1.0"' "image tag defaults to appVersion"
+expect_in "$d" '- --log-format=json' "log format flag"
+expect_not_in "$d" '--namespace=' "no --namespace flag: all namespaces"
+[ "$(count_kind "$d" ServiceMonitor)$(count_kind "$d" PrometheusRule)$(count_kind "$d" NetworkPolicy)" = 000 ] &&
+  pass "optional objects off by default" || fail "an optional object is rendered by default"
+
+step "non-default rendering: namespaced RBAC, no CRDs, monitoring and NetworkPolicy"
+n="$work/namespaced.yaml"
+[ "$(count_kind "$n" CustomResourceDefinition)" = 0 ] && pass "crds.install=false renders no CRD" || fail "CRDs rendered with crds.install=false"
+[ "$(count_kind "$n" ClusterRole)$(count_kind "$n" ClusterRoleBinding)" = 00 ] && pass "no cluster-wide RBAC" || fail "cluster-wide RBAC with watchNamespaces"
+for t in "${team_namespaces[@]}"; do
+  expect_in "$n" "^  namespace: $t\$" "Role/RoleBinding in $t"
+  expect_in "$n" "- --namespace=$t\$" "--namespace=$t flag"
+done
+[ "$(count_kind "$n" Role)" = 2 ] && [ "$(count_kind "$n" RoleBinding)" = 2 ] && pass "2 Roles + 2 RoleBindings" ||
+  fail "expected 2 Roles and 2 RoleBindings"
+expect_in "$n" '@sha256:0{64}"' "image digest wins over tag"
+for k in ServiceMonitor PrometheusRule NetworkPolicy; do
+  [ "$(count_kind "$n" $k)" = 1 ] && pass "$k rendered" || fail "$k missing"
+done
+for a in NatsguardOverrideOverdue NatsguardOverrideDeadlineApproaching NatsguardViolationsPresent; do
+  expect_in "$n" "alert: $a\$" "alert $a"
+done
+expect_in "$n" '< 3600 and' "deadline window from prometheusRule.deadlineApproachingSeconds"
+expect_in "$n" 'natsguard_incidents_overdue' "overdue alert uses natsguard_incidents_overdue"
+
+step "bring-your-own ServiceAccount, no RBAC"
+e="$work/existing-sa.yaml"
+[ "$(count_kind "$e" ServiceAccount)$(count_kind "$e" ClusterRole)$(count_kind "$e" Service)" = 000 ] &&
+  pass "no ServiceAccount, RBAC or Service" || fail "objects rendered that the values turned off"
+expect_in "$e" 'serviceAccountName: natsguard-preexisting' "uses the given ServiceAccount"
+expect_not_in "$e" 'resource-policy' "crds.keep=false drops the keep annotation"
+
+step "invalid values are refused"
+if helm template "$release" "$chart" --set logFormat=xml >/dev/null 2>"$work/bad.err"; then
+  fail "logFormat=xml was accepted"
+elif grep -q 'logFormat must be text or json' "$work/bad.err"; then pass "logFormat=xml refused with a clear message"; else
+  cat "$work/bad.err" >&2
+  fail "logFormat=xml refused without naming logFormat"
+fi
+if helm template "$release" "$chart" --set serviceAccount.create=false >/dev/null 2>"$work/bad.err"; then
+  fail "serviceAccount.create=false without a name was accepted"
+else pass "serviceAccount.create=false needs serviceAccount.name"; fi
+
+# --- the real API server accepts every object ------------------------------------------------------
+step "preparing the control plane (namespaces, stand-in monitoring CRDs)"
+for n_ in "$ns" "${team_namespaces[@]}"; do
+  "$kubectl" create namespace "$n_" --dry-run=client -o yaml | "$kubectl" apply --server-side --field-manager=natsguard-chart-test -f - >/dev/null
+done
+# Warn (on Deployments and other pod templates) about anything Pod Security "restricted" forbids.
+"$kubectl" label namespace "$ns" --overwrite pod-security.kubernetes.io/warn=restricted \
+  pod-security.kubernetes.io/warn-version=latest >/dev/null
+for crd in servicemonitors.monitoring.coreos.com prometheusrules.monitoring.coreos.com; do
+  if ! "$kubectl" get crd "$crd" >/dev/null 2>&1 ||
+    [ "$("$kubectl" get crd "$crd" -o jsonpath='{.metadata.labels.natsguard\.io/test-standin}')" = true ]; then
+    standin=yes
+  else
+    standin=no
+    step "real $crd found: not replacing it"
+  fi
+done
+if [ "$standin" = yes ]; then
+  step "applying stand-in ServiceMonitor/PrometheusRule CRDs (no prometheus-operator here)"
+  "$kubectl" apply --server-side --field-manager=natsguard-chart-test -f hack/testdata/monitoring-crds-standin.yaml >/dev/null
+  "$kubectl" wait --for=condition=Established --timeout=60s \
+    crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com >/dev/null
+fi
+
+accept() { # NAME
+  local f="$work/$1.yaml" want got
+  want=$(grep -Ec '^kind: ' "$f")
+  if ! "$kubectl" apply --server-side --dry-run=server --force-conflicts --field-manager=natsguard-chart-test \
+    -f "$f" >"$work/$1.apply" 2>"$work/$1.apply.err"; then
+    cat "$work/$1.apply.err" >&2
+    fail "$1: the API server rejected an object"
+    return
+  fi
+  got=$(grep -c 'serverside-applied (server dry run)' "$work/$1.apply" || true)
+  if [ "$got" = "$want" ]; then pass "$1: all $want objects accepted by the API server"; else
+    cat "$work/$1.apply" >&2
+    fail "$1: $got of $want objects accepted"
+  fi
+  if grep -q 'PodSecurity' "$work/$1.apply.err"; then
+    cat "$work/$1.apply.err" >&2
+    fail "$1: Pod Security \"restricted\" warnings"
+  else pass "$1: no Pod Security \"restricted\" warning"; fi
+}
+step "server-side apply (dry run) of every rendered object"
+accept default
+accept namespaced
+accept existing-sa
+
+if [ "$failures" -gt 0 ]; then
+  step "$failures check(s) failed"
+  exit 1
+fi
+step "all chart checks passed"

@@ -55,6 +55,25 @@ else
   fail "charts/natsguard/files/crds/natsguard.io.yaml differs from crds/natsguard.io.yaml (cp crds/natsguard.io.yaml $chart/files/crds/)"
 fi
 
+# --- every value is documented (a "# --" comment in values.yaml and a row in README.md) -------------
+step "every value is documented"
+undocumented=0
+while read -r path; do
+  case "$path" in
+    "UNCOMMENTED "*)
+      fail "values.yaml: ${path#UNCOMMENTED } has no '# --' comment"
+      undocumented=1
+      ;;
+    *)
+      if ! grep -qF "| \`$path\` |" "$chart/README.md"; then
+        fail "charts/natsguard/README.md has no row for $path"
+        undocumented=1
+      fi
+      ;;
+  esac
+done < <(awk -f hack/lib/values-keys.awk "$chart/values.yaml")
+[ "$undocumented" = 0 ] && pass "$(awk -f hack/lib/values-keys.awk "$chart/values.yaml" | wc -l) values commented and in the README table"
+
 # --- lint ------------------------------------------------------------------------------------------
 step "helm lint (default values and every ci/*-values.yaml)"
 if helm lint --strict "$chart" >"$work/lint.log" 2>&1; then pass "lint default"; else cat "$work/lint.log" >&2; fail "lint default"; fi

@@ -45,9 +45,9 @@ go_build_with_progress() {
   (cd "$dir" && GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 \
     go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg" 2>&1) |
     awk -v total="$total" -v start="$start" '
-      /^(#|[a-z]+:)|\.go:[0-9]+/ { print "[helm] " $0 > "/dev/stderr"; next }   # diagnostics pass through
-      { n++; if (n % 50 == 0) { printf "[helm] compiled %d/%d packages (%ds)\n", n, total, systime() - start > "/dev/stderr" } }
-      END { printf "[helm] compiled %d packages, linking done\n", n > "/dev/stderr" }'
+      /^(#|[a-z]+:)|\.go:[0-9]+/ { print "[helm] " $0; fflush(); next }   # diagnostics pass through
+      { n++; if (n % 50 == 0) { printf "[helm] compiled %d/%d packages (%ds)\n", n, total, systime() - start; fflush() } }
+      END { printf "[helm] compiled and linked (%d packages compiled, the rest came from the Go build cache)\n", n }' >&2
   rc=${PIPESTATUS[0]}
   set -e
   kill "$hb_pid" 2>/dev/null || true

@@ -55,8 +55,10 @@ pub struct NatsTransportIncidentSpec {
 /// The Deployment an incident concerns.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct DeploymentRef {
+    /// Name of the Deployment (in the incident's namespace).
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
+    /// UID of the Deployment, so a re-created Deployment of the same name is a different workload.
     #[schemars(length(min = 1, max = 64))]
     pub uid: String,
 }

@@ -244,15 +244,19 @@ pub enum AuthRequirement {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSpec {
+    /// Variable holding the username; used only together with a non-empty password.
     #[serde(default = "defaults::username_var")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
     pub username_var: String,
+    /// Variable holding the password; used only together with a non-empty username.
     #[serde(default = "defaults::password_var")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
     pub password_var: String,
+    /// Variable holding the token; used when username and password are not both set.
     #[serde(default = "defaults::token_var")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
     pub token_var: String,
+    /// Variable holding the NKey seed; used when neither username/password nor a token is set.
     #[serde(default = "defaults::nkey_var")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
     pub nkey_var: String,

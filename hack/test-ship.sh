@@ -2,6 +2,7 @@
 # Everything the ship worktree tests, in one call (the Makefile's test target runs this with the
 # control plane up and KUBECONFIG exported):
 #   1. Argo CD health checks in gopher-lua       (hack/tools/luatest; no cluster needed)
+#      and the Dockerfile's structure             (hack/tools/dockerfiletest; no cluster needed)
 #   2. the Helm chart: lint, render, accepted by the API server       (hack/test-chart.sh)
 #   3. examples and the argocd-cm patch accepted by the API server    (hack/test-examples.sh)
 #   4. the kubectl experience: columns, short names, category, explain (hack/test-kubectl.sh)
@@ -20,6 +21,7 @@ run() { # NAME COMMAND...
   fi
 }
 run "argo cd health checks (lua)" bash -c 'cd hack/tools/luatest && GOWORK=off GOFLAGS=-mod=readonly go test -count=1 ./...'
+run "dockerfile structure" bash -c 'cd hack/tools/dockerfiletest && GOWORK=off GOFLAGS=-mod=readonly go test -count=1 ./...'
 run "helm chart" hack/test-chart.sh
 run "examples" hack/test-examples.sh
 run "kubectl experience" hack/test-kubectl.sh

@@ -9,7 +9,7 @@
 # without a controller manager): the namespaces natsguard-chart-test (labelled to warn on Pod Security
 # "restricted" violations), natsguard-chart-team-a and natsguard-chart-team-b, and, only when the real
 # prometheus-operator CRDs are absent, stand-in ServiceMonitor/PrometheusRule CRDs
-# (hack/testdata/monitoring-crds-standin.yaml). Every chart object is applied with --dry-run=server only.
+# (hack/testdata/standin-crd-*.yaml). Every chart object is applied with --dry-run=server only.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -165,21 +165,17 @@ done
 # Warn (on Deployments and other pod templates) about anything Pod Security "restricted" forbids.
 "$kubectl" label namespace "$ns" --overwrite pod-security.kubernetes.io/warn=restricted \
   pod-security.kubernetes.io/warn-version=latest >/dev/null
-for crd in servicemonitors.monitoring.coreos.com prometheusrules.monitoring.coreos.com; do
+for kind in servicemonitors prometheusrules; do
+  crd=$kind.monitoring.coreos.com
   if ! "$kubectl" get crd "$crd" >/dev/null 2>&1 ||
     [ "$("$kubectl" get crd "$crd" -o jsonpath='{.metadata.labels.natsguard\.io/test-standin}')" = true ]; then
-    standin=yes
+    step "applying a stand-in $crd CRD (no prometheus-operator here)"
+    "$kubectl" apply --server-side --field-manager=natsguard-chart-test -f "hack/testdata/standin-crd-$kind.yaml" >/dev/null
+    "$kubectl" wait --for=condition=Established --timeout=60s "crd/$crd" >/dev/null
   else
-    standin=no
-    step "real $crd found: not replacing it"
+    step "real $crd found: using it"
   fi
 done
-if [ "$standin" = yes ]; then
-  step "applying stand-in ServiceMonitor/PrometheusRule CRDs (no prometheus-operator here)"
-  "$kubectl" apply --server-side --field-manager=natsguard-chart-test -f hack/testdata/monitoring-crds-standin.yaml >/dev/null
-  "$kubectl" wait --for=condition=Established --timeout=60s \
-    crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com >/dev/null
-fi
 
 accept() { # NAME
   local f="$work/$1.yaml" want got

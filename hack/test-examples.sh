@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The shipped examples are accepted by the real API server: every NatsTransportPolicy under
 # examples/policies/, every kustomize overlay under examples/gitops/policies/overlays/, and the Argo CD
-# argocd-cm patch (deploy/argocd/argocd-cm.yaml) as a ConfigMap. Server-side apply, dry run.
+# argocd-cm patch (deploy/argocd/argocd-cm.yaml) as a ConfigMap, and the Argo CD health-check test
+# fixtures (hack/tools/luatest/testdata). Server-side apply, dry run.
 #
 #   KUBECONFIG=... hack/test-examples.sh
 #
@@ -35,7 +36,7 @@ fi
 "$kubectl" wait --for=condition=Established --timeout=60s \
   crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io >/dev/null
 
-for n in cordum-prod cordum-staging billing events argocd; do
+for n in cordum-prod cordum-staging billing events argocd payments; do
   "$kubectl" create namespace "$n" --dry-run=client -o yaml |
     "$kubectl" apply --server-side --field-manager=natsguard-examples-test -f - >/dev/null
 done
@@ -62,6 +63,9 @@ for o in examples/gitops/policies/overlays/*/; do
     fail "kustomize build $o"
   fi
 done
+
+step "Argo CD health-check fixtures are objects the API server accepts (spec; status is a subresource)"
+for f in hack/tools/luatest/testdata/*/*.yaml; do accept "$f" "$f"; done
 
 step "deploy/argocd/argocd-cm.yaml"
 accept deploy/argocd/argocd-cm.yaml deploy/argocd/argocd-cm.yaml

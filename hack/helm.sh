@@ -4,15 +4,16 @@
 #   hack/helm.sh lint charts/natsguard
 #   hack/helm.sh --print-path      # build if needed, print the binary's path
 #
-# The version is pinned by hack/tools/helm/go.mod and go.sum. The binary is cached outside the repo
-# under ${NATSGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/natsguard}/helm/<version>-<go.sum hash>/helm,
+# The version is pinned by hack/tools/helm/go.mod and go.sum. The binary is cached outside the repo,
+# next to the control plane's binaries (hack/controlplane.sh), as
+# ${NATSGUARD_BIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/natsguard/bin}/helm-<version>-<hash of go.mod, go.sum, recipe>,
 # so a changed pin builds a new one and an unchanged pin is never rebuilt. A cold build takes a few
 # minutes on 2 cores; it prints phase and progress lines while it runs.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 module_dir="$repo_root/hack/tools/helm"
-cache_root="${NATSGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/natsguard}"
+bin_cache="${NATSGUARD_BIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/natsguard/bin}"
 
 log() { printf '[helm] %s\n' "$*" >&2; }
 die() { printf '[helm] error: %s\n' "$*" >&2; exit 1; }
@@ -64,7 +65,7 @@ go_build_with_progress() {
 recipe=2
 
 ensure_helm() {
-  local version sum_hash dir bin client_go k8s_major k8s_minor ldflags
+  local version sum_hash bin client_go k8s_major k8s_minor ldflags
   version="$(module_version "$module_dir" helm.sh/helm/v3)"
   [ -n "$version" ] || die "cannot read the helm version from $module_dir/go.mod"
   # Like helm's own Makefile: the default Kubernetes version of `helm template`/`lint` (.Capabilities)
@@ -78,15 +79,14 @@ ensure_helm() {
     ldflags="$ldflags -X $p.k8sVersionMajor=$k8s_major -X $p.k8sVersionMinor=$k8s_minor"
   done
   sum_hash="$( (cat "$module_dir/go.mod" "$module_dir/go.sum"; echo "recipe=$recipe") | sha256sum | cut -c1-12)"
-  dir="$cache_root/helm/$version-$sum_hash"
-  bin="$dir/helm"
+  bin="$bin_cache/helm-$version-$sum_hash"
   if [ ! -x "$bin" ]; then
-    mkdir -p "$dir"
+    mkdir -p "$bin_cache"
     # One build at a time per pin, even when several scripts ask at once.
-    exec 9>"$dir/.lock"
+    exec 9>"$bin_cache/.helm-$version-$sum_hash.lock"
     flock 9
     if [ ! -x "$bin" ]; then
-      log "building helm $version from Go modules into $dir (first run only)"
+      log "building helm $version from Go modules into $bin (first run only)"
       go_build_with_progress "$module_dir" helm.sh/helm/v3/cmd/helm "$bin" "$ldflags"
     fi
     exec 9>&-

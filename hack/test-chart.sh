@@ -9,7 +9,9 @@
 # without a controller manager): the namespaces natsguard-chart-test (labelled to warn on Pod Security
 # "restricted" violations), natsguard-chart-team-a and natsguard-chart-team-b, and, only when the real
 # prometheus-operator CRDs are absent, stand-in ServiceMonitor/PrometheusRule CRDs
-# (hack/testdata/standin-crd-*.yaml). Every chart object is applied with --dry-run=server only.
+# (hack/testdata/standin-crd-*.yaml). Every chart object is applied with --dry-run=server, except the
+# ServiceAccount and RBAC, which are applied for real under unique release names so the API server's
+# authorizer can be asked what they allow (kubectl auth can-i --as), and deleted again at the end.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -200,6 +202,58 @@ step "server-side apply (dry run) of every rendered object"
 accept default
 accept namespaced
 accept existing-sa
+
+# --- RBAC, judged by the API server's own authorizer ------------------------------------------------
+# Apply the chart's ServiceAccount and RBAC for real (unique release names), then ask the authorizer
+# what the ServiceAccount may do (kubectl auth can-i --as). Removed again at the end.
+rbac_cleanup() {
+  for f in "$work"/rbac-*.yaml; do
+    [ -e "$f" ] && "$kubectl" delete -f "$f" --ignore-not-found --wait=false >/dev/null 2>&1
+  done
+  return 0
+}
+trap 'rbac_cleanup; rm -rf "$work"' EXIT
+can() { # EXPECT(yes|no) SA_NS SA VERB RESOURCE [kubectl args...]
+  local want=$1 sa_ns=$2 sa=$3 verb=$4 res=$5 got
+  shift 5
+  got=$("$kubectl" auth can-i "$verb" "$res" --as="system:serviceaccount:$sa_ns:$sa" "$@" 2>/dev/null || true)
+  if [ "$got" = "$want" ]; then pass "can-i $verb $res $* = $want"; else fail "can-i $verb $res $*: got '$got', want $want"; fi
+}
+step "RBAC (cluster-wide): what the ServiceAccount may and may not do, per the API server"
+helm template natsguard-rbac-test "$chart" --namespace "$ns" \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/rbac-cluster.yaml"
+"$kubectl" apply --server-side --field-manager=natsguard-chart-test -f "$work/rbac-cluster.yaml" >/dev/null
+sa=natsguard-rbac-test
+for v in get list watch; do
+  can yes "$ns" $sa $v natstransportpolicies.natsguard.io -A
+  can yes "$ns" $sa $v natstransportincidents.natsguard.io -A
+  can yes "$ns" $sa $v deployments.apps -A
+  can yes "$ns" $sa $v configmaps -A
+done
+can yes "$ns" $sa patch natstransportpolicies.natsguard.io -n default --subresource=status
+can yes "$ns" $sa patch natstransportincidents.natsguard.io -n default --subresource=status
+for v in create patch delete; do can yes "$ns" $sa $v natstransportincidents.natsguard.io -n default; done
+for v in create patch; do can yes "$ns" $sa $v events.events.k8s.io -n default; done
+for v in get list watch; do can no "$ns" $sa $v secrets -A; done
+can no "$ns" $sa patch natstransportpolicies.natsguard.io -n default # never writes spec
+can no "$ns" $sa update natstransportpolicies.natsguard.io -n default
+can no "$ns" $sa delete natstransportpolicies.natsguard.io -n default
+can no "$ns" $sa patch deployments.apps -n default # never changes workloads
+can no "$ns" $sa update deployments.apps -n default
+can no "$ns" $sa create pods -n default
+can no "$ns" $sa create events -n default # core/v1 Events are not needed (events.k8s.io only)
+
+step "RBAC (watchNamespaces): rights only in the listed namespaces"
+helm template natsguard-rbac-test-ns "$chart" --namespace "$ns" --set "watchNamespaces={${team_namespaces[0]}}" \
+  --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/rbac-namespaced.yaml"
+"$kubectl" apply --server-side --field-manager=natsguard-chart-test -f "$work/rbac-namespaced.yaml" >/dev/null
+sa=natsguard-rbac-test-ns
+can yes "$ns" $sa list deployments.apps -n "${team_namespaces[0]}"
+can yes "$ns" $sa watch natstransportpolicies.natsguard.io -n "${team_namespaces[0]}"
+can yes "$ns" $sa create natstransportincidents.natsguard.io -n "${team_namespaces[0]}"
+can no "$ns" $sa list deployments.apps -n "${team_namespaces[1]}"
+can no "$ns" $sa list deployments.apps -A
+can no "$ns" $sa get secrets -n "${team_namespaces[0]}"
 
 if [ "$failures" -gt 0 ]; then
   step "$failures check(s) failed"

@@ -6,6 +6,8 @@
 #   2. the Helm chart: lint, render, accepted by the API server       (hack/test-chart.sh)
 #   3. examples and the argocd-cm patch accepted by the API server    (hack/test-examples.sh)
 #   4. the kubectl experience: columns, short names, category, explain (hack/test-kubectl.sh)
+#   5. the chart's command line and RBAC against the real binary       (hack/test-chart-binary.sh;
+#      needs NATSGUARD_BIN or target/debug/natsguard, which `cargo test` builds)
 # Runs them all and fails at the end if any failed, so one failure does not hide the others.
 set -uo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +27,7 @@ run "dockerfile structure" bash -c 'cd hack/tools/dockerfiletest && GOWORK=off G
 run "helm chart" hack/test-chart.sh
 run "examples" hack/test-examples.sh
 run "kubectl experience" hack/test-kubectl.sh
+run "chart vs binary" hack/test-chart-binary.sh
 if [ "${#failed[@]}" -gt 0 ]; then
   printf '[test-ship] failed: %s\n' "${failed[*]}" >&2
   exit 1

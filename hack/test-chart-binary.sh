@@ -97,6 +97,8 @@ if KUBECONFIG="$work/kubeconfig" "$kubectl" get secrets -n "$ns" >/dev/null 2>&1
 else pass "the ServiceAccount cannot read Secrets"; fi
 
 step "a policy and a plaintext production Deployment in $ns, a policy in unwatched $other_ns"
+# Events of earlier runs would satisfy the Event check; start from none.
+"$kubectl" -n "$ns" delete events.events.k8s.io --all >/dev/null 2>&1 || true
 cat >"$work/objects.yaml" <<'YAML'
 apiVersion: natsguard.io/v1alpha1
 kind: NatsTransportPolicy
@@ -133,9 +135,17 @@ spec:
       labels:
         app: binary-test-plaintext
     spec:
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile:
+          type: RuntimeDefault
       containers:
         - name: scheduler
           image: example.invalid/cordum-scheduler:1
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities:
+              drop: ["ALL"]
           env:
             - name: CORDUM_ENV
               value: production

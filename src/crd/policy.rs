@@ -43,7 +43,6 @@ pub struct NatsTransportPolicySpec {
 
     /// Names of the containers (and init containers) to evaluate. Empty means all of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    // The item bound keeps the CEL rule's estimated cost within the API server's budget.
     #[schemars(length(max = 64), inner(length(max = 63)), extend("x-kubernetes-list-type" = "set"))]
     #[x_kube(validation = Rule::new("self.all(c, c.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(c) <= 63)").message("containers[] must be container names (DNS labels)"))]
     pub containers: Vec<String>,
@@ -129,7 +128,6 @@ pub struct EnvironmentSpec {
     pub env_var: String,
     /// Values of `envVar` that mean production.
     #[serde(default = "defaults::production_values")]
-    // The item bound keeps the CEL rule's estimated cost within the API server's budget.
     #[schemars(length(min = 1, max = 16), inner(length(max = 253)))]
     #[x_kube(validation = Rule::new("self.all(v, size(v.trim()) > 0)").message("environment.values[] must not be blank"))]
     pub values: Vec<String>,

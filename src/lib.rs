@@ -3,8 +3,10 @@
 //! A pure core (effective environment, URL analysis, rules, incident lifecycle, status) and a
 //! thin I/O shell (the controller and the offline `check` CLI).
 
+pub mod check;
+pub mod controller;
 pub mod crd;
 pub mod duration;
 pub mod findings;
-pub mod check;
-pub mod controller;
+pub mod natsurl;
+pub mod truthy;

@@ -7,6 +7,7 @@ pub mod check;
 pub mod controller;
 pub mod crd;
 pub mod duration;
+pub mod env;
 pub mod findings;
 pub mod natsurl;
 pub mod truthy;

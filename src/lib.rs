@@ -8,6 +8,8 @@ pub mod controller;
 pub mod crd;
 pub mod duration;
 pub mod env;
+pub mod evaluate;
 pub mod findings;
 pub mod natsurl;
+pub mod rules;
 pub mod truthy;

@@ -698,3 +698,1129 @@ fn auth_findings(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::policy::AuthRequirement;
+    use crate::env::ConfigMaps;
+    use crate::evaluate::{WorkloadInput, evaluate_workload};
+    use k8s_openapi::api::core::v1::PodSpec;
+    use serde_json::{Value as J, json};
+
+    const NOW: &str = "2026-06-01T12:00:00Z";
+    const FUTURE: &str = "2026-06-01T16:00:00Z";
+    const PAST: &str = "2026-06-01T11:00:00Z";
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn ctx() -> EvalContext {
+        EvalContext {
+            now: ts(NOW),
+            incident_deadline: None,
+        }
+    }
+
+    fn lit(name: &str, value: &str) -> J {
+        json!({"name": name, "value": value})
+    }
+
+    fn secret(name: &str) -> J {
+        json!({"name": name, "valueFrom": {"secretKeyRef": {"name": "creds", "key": name.to_lowercase()}}})
+    }
+
+    fn from_cm(name: &str, key: &str) -> J {
+        json!({"name": name, "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": key}}})
+    }
+
+    fn config_maps() -> ConfigMaps {
+        let mut c = ConfigMaps {
+            complete: true,
+            ..Default::default()
+        };
+        c.insert(
+            "ns",
+            "cfg",
+            BTreeMap::from([
+                ("token".to_string(), "cm-token-value".to_string()),
+                ("url".to_string(), "tls://nats:4222".to_string()),
+            ]),
+        );
+        c
+    }
+
+    struct Run {
+        spec: NatsTransportPolicySpec,
+        annotations: BTreeMap<String, String>,
+        ctx: EvalContext,
+        env_from: J,
+    }
+
+    impl Run {
+        fn new() -> Self {
+            Run {
+                spec: NatsTransportPolicySpec::default(),
+                annotations: BTreeMap::new(),
+                ctx: ctx(),
+                env_from: json!([]),
+            }
+        }
+        fn annot(mut self, k: &str, v: &str) -> Self {
+            self.annotations.insert(k.to_string(), v.to_string());
+            self
+        }
+        fn spec(mut self, f: impl FnOnce(&mut NatsTransportPolicySpec)) -> Self {
+            f(&mut self.spec);
+            self
+        }
+        fn env_from(mut self, v: J) -> Self {
+            self.env_from = v;
+            self
+        }
+        fn run(&self, env: &[J]) -> ContainerReport {
+            let pod: PodSpec = serde_json::from_value(json!({
+                "containers": [{"name": "app", "env": env, "envFrom": self.env_from}]
+            }))
+            .unwrap();
+            let w = WorkloadInput {
+                namespace: "ns",
+                name: "sched",
+                annotations: &self.annotations,
+                pod_spec: &pod,
+            };
+            let mut r = evaluate_workload(&self.spec, &w, &config_maps(), &self.ctx);
+            assert_eq!(r.containers.len(), 1);
+            let c = r.containers.remove(0);
+            for f in &c.findings {
+                assert_eq!(f.container, "app");
+                assert!(f.message.contains("container \"app\""), "{}", f.message);
+                assert!(!f.message.contains('\n'), "one line: {}", f.message);
+            }
+            c
+        }
+    }
+
+    fn codes(r: &ContainerReport) -> Vec<(Code, Severity)> {
+        let mut v: Vec<_> = r.findings.iter().map(|f| (f.code, f.severity)).collect();
+        v.sort();
+        v
+    }
+
+    fn msg(r: &ContainerReport, code: Code) -> String {
+        r.findings
+            .iter()
+            .find(|f| f.code == code)
+            .map(|f| f.message.clone())
+            .unwrap_or_default()
+    }
+
+    use Code::*;
+    use Severity::{Info, Violation as V, Warning as W};
+
+    fn prod() -> J {
+        lit("CORDUM_ENV", "production")
+    }
+    fn staging() -> J {
+        lit("CORDUM_ENV", "staging")
+    }
+    fn auth() -> J {
+        secret("NATS_TOKEN")
+    }
+
+    /// (what, env, expected findings exactly)
+    fn check(run: &Run, cases: Vec<(&str, Vec<J>, Vec<(Code, Severity)>)>) {
+        for (what, env, want) in cases {
+            let r = run.run(&env);
+            let mut want = want;
+            want.sort();
+            assert_eq!(codes(&r), want, "{what}: {:#?}", r.findings);
+        }
+    }
+
+    #[test]
+    fn gate_and_transport_in_production() {
+        check(
+            &Run::new(),
+            vec![
+                (
+                    "tls ok",
+                    vec![prod(), auth(), lit("NATS_URL", "tls://nats:4222")],
+                    vec![],
+                ),
+                (
+                    "tls list ok",
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("NATS_URL", "tls://a:4222, tls://b:4222"),
+                    ],
+                    vec![],
+                ),
+                (
+                    "unset uses plaintext default",
+                    vec![prod(), auth()],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "empty uses plaintext default",
+                    vec![prod(), auth(), lit("NATS_URL", "")],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "nats",
+                    vec![prod(), auth(), lit("NATS_URL", "nats://nats:4222")],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "bare host",
+                    vec![prod(), auth(), lit("NATS_URL", "nats:4222")],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "ws",
+                    vec![prod(), auth(), lit("NATS_URL", "ws://nats:80")],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "uppercase TLS",
+                    vec![prod(), auth(), lit("NATS_URL", "TLS://nats:4222")],
+                    vec![(TlsSchemeRejected, V)],
+                ),
+                (
+                    "wss",
+                    vec![prod(), auth(), lit("NATS_URL", "wss://nats:443")],
+                    vec![(TlsSchemeRejected, V)],
+                ),
+                (
+                    "leading space",
+                    vec![prod(), auth(), lit("NATS_URL", " tls://nats:4222")],
+                    vec![(TlsSchemeRejected, V)],
+                ),
+                (
+                    "list not starting with tls",
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("NATS_URL", "nats://a:4222,tls://b:4222"),
+                    ],
+                    vec![(TlsSchemeRejected, V), (MixedSchemes, W)],
+                ),
+                (
+                    "url from configmap",
+                    vec![prod(), auth(), from_cm("NATS_URL", "url")],
+                    vec![],
+                ),
+                (
+                    "url from secret",
+                    vec![
+                        prod(),
+                        auth(),
+                        secret("NATS_URL"),
+                        lit("NATS_TLS_CA", "/ca.pem"),
+                    ],
+                    vec![(Indeterminate, W)],
+                ),
+                (
+                    "url references a secret",
+                    vec![
+                        prod(),
+                        auth(),
+                        secret("PW"),
+                        lit("NATS_URL", "tls://u:$(PW)@nats:4222"),
+                    ],
+                    vec![(Indeterminate, W)],
+                ),
+                (
+                    "url from a fieldRef",
+                    vec![
+                        prod(),
+                        auth(),
+                        json!({"name": "NATS_URL", "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['x']"}}}),
+                    ],
+                    vec![(Indeterminate, W)],
+                ),
+                (
+                    "url from a missing configmap",
+                    vec![
+                        prod(),
+                        auth(),
+                        json!({"name": "NATS_URL", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "url"}}}),
+                    ],
+                    vec![(Indeterminate, W)],
+                ),
+                (
+                    "expanded url",
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("HOST", "nats"),
+                        lit("NATS_URL", "tls://$(HOST):4222"),
+                    ],
+                    vec![],
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn nothing_production_only_outside_production() {
+        check(
+            &Run::new(),
+            vec![
+                (
+                    "staging nats",
+                    vec![staging(), lit("NATS_URL", "nats://nats:4222")],
+                    vec![],
+                ),
+                ("no env at all", vec![], vec![]),
+                (
+                    "staging TLS://",
+                    vec![staging(), lit("NATS_URL", "TLS://nats:4222")],
+                    vec![],
+                ),
+                (
+                    "staging override on plaintext",
+                    vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true")],
+                    vec![],
+                ),
+                (
+                    "staging override with tls",
+                    vec![
+                        staging(),
+                        lit("NATS_URL", "tls://n:4222"),
+                        lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true"),
+                    ],
+                    vec![],
+                ),
+                (
+                    "CORDUM_PRODUCTION=false",
+                    vec![lit("CORDUM_PRODUCTION", "false")],
+                    vec![],
+                ),
+                (
+                    "CORDUM_PRODUCTION=garbage",
+                    vec![lit("CORDUM_PRODUCTION", "prod")],
+                    vec![],
+                ),
+                (
+                    "CORDUM_ENV=productionx",
+                    vec![lit("CORDUM_ENV", "productionx")],
+                    vec![],
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn production_detection() {
+        check(
+            &Run::new(),
+            vec![
+                (
+                    "env trimmed, any case",
+                    vec![lit("CORDUM_ENV", "  Production\n"), auth()],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "flag yes",
+                    vec![lit("CORDUM_PRODUCTION", "yes"), auth()],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "flag ON",
+                    vec![lit("CORDUM_PRODUCTION", " ON "), auth()],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "env from secret",
+                    vec![secret("CORDUM_ENV"), auth()],
+                    vec![(Indeterminate, W)],
+                ),
+                (
+                    "env from secret but flag decides",
+                    vec![secret("CORDUM_ENV"), lit("CORDUM_PRODUCTION", "1"), auth()],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "flag from fieldRef, env says production",
+                    vec![
+                        prod(),
+                        json!({"name": "CORDUM_PRODUCTION", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}),
+                        auth(),
+                    ],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "flag unknown, env not production",
+                    vec![staging(), secret("CORDUM_PRODUCTION"), auth()],
+                    vec![(Indeterminate, W)],
+                ),
+            ],
+        );
+        let r = Run::new().run(&[secret("CORDUM_ENV")]);
+        assert_eq!(r.production, None);
+        assert!(
+            msg(&r, Indeterminate).contains("CORDUM_ENV comes from Secret creds"),
+            "{}",
+            msg(&r, Indeterminate)
+        );
+
+        let values = Run::new().spec(|s| s.environment.values = vec!["prod".into(), "live".into()]);
+        check(
+            &values,
+            vec![
+                (
+                    "custom value",
+                    vec![lit("CORDUM_ENV", "LIVE"), auth()],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "default value no longer counts",
+                    vec![lit("CORDUM_ENV", "production"), auth()],
+                    vec![],
+                ),
+            ],
+        );
+        let always = Run::new().spec(|s| s.environment.production = ProductionMode::Always);
+        check(
+            &always,
+            vec![
+                ("always", vec![auth()], vec![(PlaintextTransport, V)]),
+                (
+                    "always beats staging",
+                    vec![staging(), auth()],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "always, env unreadable",
+                    vec![secret("CORDUM_ENV"), auth()],
+                    vec![(PlaintextTransport, V)],
+                ),
+            ],
+        );
+        let never = Run::new().spec(|s| s.environment.production = ProductionMode::Never);
+        check(
+            &never,
+            vec![
+                ("never", vec![prod()], vec![]),
+                ("never, unreadable", vec![secret("CORDUM_ENV")], vec![]),
+            ],
+        );
+        assert_eq!(never.run(&[prod()]).production, Some(false));
+    }
+
+    #[test]
+    fn override_in_production() {
+        let ovr = || lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true");
+        let base = || vec![prod(), auth(), lit("NATS_URL", "nats://nats:4222"), ovr()];
+        let owned = Run::new()
+            .annot(annotations::OWNER, "alice")
+            .annot(annotations::ROLLBACK_BY, FUTURE);
+        check(
+            &owned,
+            vec![("active, owned", base(), vec![(PlaintextOverrideActive, V)])],
+        );
+        let r = owned.run(&base());
+        assert!(r.override_active());
+        assert_eq!(
+            (r.production, r.gate_accepts, r.override_truthy),
+            (Some(true), Some(false), Some(true))
+        );
+        assert!(msg(&r, PlaintextOverrideActive).contains("2026-06-01T16:00:00Z"));
+
+        check(
+            &Run::new().annot(annotations::ROLLBACK_BY, FUTURE),
+            vec![(
+                "no owner",
+                base(),
+                vec![(PlaintextOverrideActive, V), (OverrideOwnerMissing, W)],
+            )],
+        );
+        check(
+            &Run::new().annot(annotations::OWNER, "  "),
+            vec![(
+                "blank owner",
+                base(),
+                vec![(PlaintextOverrideActive, V), (OverrideOwnerMissing, W)],
+            )],
+        );
+        check(
+            &Run::new().spec(|s| s.r#override.require_owner = false),
+            vec![(
+                "owner not required",
+                base(),
+                vec![(PlaintextOverrideActive, V)],
+            )],
+        );
+        let past = Run::new()
+            .annot(annotations::OWNER, "alice")
+            .annot(annotations::ROLLBACK_BY, PAST);
+        check(
+            &past,
+            vec![(
+                "overdue by annotation",
+                base(),
+                vec![(PlaintextOverrideOverdue, V)],
+            )],
+        );
+        let exactly = Run::new()
+            .annot(annotations::OWNER, "alice")
+            .annot(annotations::ROLLBACK_BY, NOW);
+        check(
+            &exactly,
+            vec![(
+                "deadline == now is overdue",
+                base(),
+                vec![(PlaintextOverrideOverdue, V)],
+            )],
+        );
+
+        let mut by_incident = Run::new()
+            .annot(annotations::OWNER, "alice")
+            .annot(annotations::ROLLBACK_BY, FUTURE);
+        by_incident.ctx.incident_deadline = Some(ts(PAST));
+        check(
+            &by_incident,
+            vec![(
+                "incident deadline wins",
+                base(),
+                vec![(PlaintextOverrideOverdue, V)],
+            )],
+        );
+        let mut by_incident = Run::new()
+            .annot(annotations::OWNER, "alice")
+            .annot(annotations::ROLLBACK_BY, PAST);
+        by_incident.ctx.incident_deadline = Some(ts(FUTURE));
+        check(
+            &by_incident,
+            vec![(
+                "incident deadline wins (future)",
+                base(),
+                vec![(PlaintextOverrideActive, V)],
+            )],
+        );
+
+        let bad = Run::new()
+            .annot(annotations::OWNER, "alice")
+            .annot(annotations::ROLLBACK_BY, "tomorrow");
+        let r = bad.run(&base());
+        assert_eq!(codes(&r), vec![(PlaintextOverrideActive, V)]);
+        assert!(
+            msg(&r, PlaintextOverrideActive).contains("not an RFC 3339"),
+            "{}",
+            msg(&r, PlaintextOverrideActive)
+        );
+
+        check(
+            &owned,
+            vec![
+                (
+                    "override on TLS:// is still active",
+                    vec![prod(), auth(), lit("NATS_URL", "TLS://nats:4222"), ovr()],
+                    vec![(PlaintextOverrideActive, V)],
+                ),
+                (
+                    "override Yes",
+                    vec![prod(), auth(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", " Yes ")],
+                    vec![(PlaintextOverrideActive, V)],
+                ),
+                (
+                    "override false",
+                    vec![prod(), auth(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "false")],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "override empty",
+                    vec![prod(), auth(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "")],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "override unrecognized",
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("CORDUM_NATS_ALLOW_PLAINTEXT", "enabled"),
+                    ],
+                    vec![(PlaintextTransport, V), (OverrideValueUnrecognized, W)],
+                ),
+                (
+                    "override from secret",
+                    vec![prod(), auth(), secret("CORDUM_NATS_ALLOW_PLAINTEXT")],
+                    vec![(Indeterminate, W)],
+                ),
+                (
+                    "stale override",
+                    vec![prod(), auth(), lit("NATS_URL", "tls://nats:4222"), ovr()],
+                    vec![(StaleOverride, W)],
+                ),
+                (
+                    "override from secret with tls: nothing to decide",
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("NATS_URL", "tls://nats:4222"),
+                        secret("CORDUM_NATS_ALLOW_PLAINTEXT"),
+                    ],
+                    vec![],
+                ),
+            ],
+        );
+        let r = owned.run(&[prod(), auth(), secret("CORDUM_NATS_ALLOW_PLAINTEXT")]);
+        assert_eq!(r.override_truthy, None);
+        assert!(!r.override_active());
+        check(
+            &Run::new(),
+            vec![
+                (
+                    "unrecognized outside production",
+                    vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "2")],
+                    vec![(OverrideValueUnrecognized, W)],
+                ),
+                (
+                    "falsy values are fine",
+                    vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", " OFF ")],
+                    vec![],
+                ),
+                (
+                    "whitespace-only is fine",
+                    vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "  ")],
+                    vec![],
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn url_findings_in_any_environment() {
+        check(
+            &Run::new(),
+            vec![
+                (
+                    "mixed",
+                    vec![staging(), lit("NATS_URL", "tls://a:4222,nats://b:4222")],
+                    vec![(MixedSchemes, W)],
+                ),
+                (
+                    "mixed wss/ws",
+                    vec![staging(), lit("NATS_URL", "wss://a,ws://b")],
+                    vec![(MixedSchemes, W)],
+                ),
+                (
+                    "not mixed",
+                    vec![staging(), lit("NATS_URL", "tls://a:4222,TLS://b:4222")],
+                    vec![],
+                ),
+                (
+                    "credentials",
+                    vec![staging(), lit("NATS_URL", "tls://u:p@a:4222")],
+                    vec![(CredentialsInUrl, W)],
+                ),
+                (
+                    "token in url",
+                    vec![staging(), lit("NATS_URL", "nats://tok@a:4222")],
+                    vec![(CredentialsInUrl, W)],
+                ),
+                (
+                    "http",
+                    vec![staging(), lit("NATS_URL", "http://a:80")],
+                    vec![(InvalidUrl, V)],
+                ),
+                (
+                    "bad port",
+                    vec![staging(), lit("NATS_URL", "tls://a:4222,nats://b:99999")],
+                    vec![(InvalidUrl, V)],
+                ),
+                (
+                    "no host",
+                    vec![staging(), lit("NATS_URL", "tls://:4222")],
+                    vec![(InvalidUrl, V)],
+                ),
+                (
+                    "only commas",
+                    vec![staging(), lit("NATS_URL", " , ")],
+                    vec![(InvalidUrl, V)],
+                ),
+                (
+                    "websocket and tcp",
+                    vec![staging(), lit("NATS_URL", "wss://a,tls://b")],
+                    vec![(InvalidUrl, V)],
+                ),
+                ("bad default url", vec![staging()], vec![]),
+            ],
+        );
+        // In production an invalid list is judged by both readers.
+        check(
+            &Run::new(),
+            vec![(
+                "prod http",
+                vec![prod(), auth(), lit("NATS_URL", "http://a:80")],
+                vec![(InvalidUrl, V), (PlaintextTransport, V)],
+            )],
+        );
+        let r = Run::new().run(&[
+            staging(),
+            lit("NATS_URL", "tls://a:4222,nats://b:99999,http://c"),
+        ]);
+        let m = msg(&r, InvalidUrl);
+        assert!(
+            m.contains("entry 2")
+                && m.contains("entry 3")
+                && m.contains("unsupported scheme `http`"),
+            "{m}"
+        );
+        assert_eq!(
+            r.findings.iter().filter(|f| f.code == InvalidUrl).count(),
+            1,
+            "one finding naming all bad entries"
+        );
+        let custom_default =
+            Run::new().spec(|s| s.transport.default_url = "tls://nats:4222".into());
+        check(
+            &custom_default,
+            vec![("policy default url", vec![prod(), auth()], vec![])],
+        );
+        let renamed = Run::new().spec(|s| s.transport.url_var = "BUS_URL".into());
+        check(
+            &renamed,
+            vec![
+                (
+                    "renamed url var",
+                    vec![prod(), auth(), lit("BUS_URL", "tls://a:4222")],
+                    vec![],
+                ),
+                (
+                    "old name ignored",
+                    vec![prod(), auth(), lit("NATS_URL", "tls://a:4222")],
+                    vec![(PlaintextTransport, V)],
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn tls_settings() {
+        let tls = || lit("NATS_URL", "tls://nats:4222");
+        check(
+            &Run::new(),
+            vec![
+                (
+                    "ignored on plaintext",
+                    vec![staging(), lit("NATS_TLS_CA", "/ca.pem")],
+                    vec![(TlsSettingsIgnored, W)],
+                ),
+                (
+                    "ignored on TLS:// (and rejected in prod)",
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("NATS_URL", "TLS://n:4222"),
+                        lit("NATS_TLS_CERT", "/c"),
+                        lit("NATS_TLS_KEY", "/k"),
+                    ],
+                    vec![(TlsSchemeRejected, V), (TlsSettingsIgnored, W)],
+                ),
+                (
+                    "secret counts as set",
+                    vec![staging(), secret("NATS_TLS_KEY")],
+                    vec![(TlsSettingsIgnored, W)],
+                ),
+                (
+                    "empty does not count",
+                    vec![
+                        staging(),
+                        lit("NATS_TLS_CA", ""),
+                        lit("NATS_TLS_SERVER_NAME", " "),
+                    ],
+                    vec![],
+                ),
+                (
+                    "insecure on plaintext is only ignored",
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("NATS_TLS_INSECURE", "true"),
+                        lit("CORDUM_NATS_ALLOW_PLAINTEXT", "1"),
+                    ],
+                    vec![
+                        (PlaintextOverrideActive, V),
+                        (OverrideOwnerMissing, W),
+                        (TlsSettingsIgnored, W),
+                    ],
+                ),
+                (
+                    "applied, complete",
+                    vec![
+                        prod(),
+                        auth(),
+                        tls(),
+                        lit("NATS_TLS_CERT", "/c"),
+                        lit("NATS_TLS_KEY", "/k"),
+                    ],
+                    vec![],
+                ),
+                (
+                    "cert only",
+                    vec![staging(), tls(), lit("NATS_TLS_CERT", "/c")],
+                    vec![(TlsMaterialIncomplete, V)],
+                ),
+                (
+                    "key only",
+                    vec![staging(), tls(), lit("NATS_TLS_KEY", "/k")],
+                    vec![(TlsMaterialIncomplete, V)],
+                ),
+                (
+                    "key only, blank cert",
+                    vec![
+                        staging(),
+                        tls(),
+                        lit("NATS_TLS_CERT", " "),
+                        secret("NATS_TLS_KEY"),
+                    ],
+                    vec![(TlsMaterialIncomplete, V)],
+                ),
+                (
+                    "both from secrets",
+                    vec![
+                        staging(),
+                        tls(),
+                        secret("NATS_TLS_CERT"),
+                        secret("NATS_TLS_KEY"),
+                    ],
+                    vec![],
+                ),
+                (
+                    "insecure in prod",
+                    vec![prod(), auth(), tls(), lit("NATS_TLS_INSECURE", "TRUE")],
+                    vec![(TlsVerificationDisabled, V)],
+                ),
+                (
+                    "insecure outside prod",
+                    vec![staging(), tls(), lit("NATS_TLS_INSECURE", "yes")],
+                    vec![(TlsVerificationDisabled, W)],
+                ),
+                (
+                    "insecure false",
+                    vec![prod(), auth(), tls(), lit("NATS_TLS_INSECURE", "false")],
+                    vec![],
+                ),
+            ],
+        );
+        let ca =
+            Run::new().spec(|s| s.transport.required_tls = vec![TlsVar::Ca, TlsVar::ServerName]);
+        check(
+            &ca,
+            vec![
+                (
+                    "required missing",
+                    vec![staging(), tls(), lit("NATS_TLS_CA", "/ca")],
+                    vec![(TlsMaterialMissing, W)],
+                ),
+                (
+                    "both missing",
+                    vec![staging(), tls()],
+                    vec![(TlsMaterialMissing, W), (TlsMaterialMissing, W)],
+                ),
+                (
+                    "present",
+                    vec![
+                        staging(),
+                        tls(),
+                        secret("NATS_TLS_CA"),
+                        lit("NATS_TLS_SERVER_NAME", "nats"),
+                    ],
+                    vec![],
+                ),
+                (
+                    "not applied: not raised",
+                    vec![staging(), lit("NATS_URL", "nats://n:4222")],
+                    vec![],
+                ),
+            ],
+        );
+        let r = ca.run(&[staging(), tls(), lit("NATS_TLS_CA", "/ca")]);
+        assert!(msg(&r, TlsMaterialMissing).contains("NATS_TLS_SERVER_NAME"));
+        let r = Run::new().run(&[staging(), lit("NATS_TLS_CA", "/ca"), secret("NATS_TLS_KEY")]);
+        let m = msg(&r, TlsSettingsIgnored);
+        assert!(m.contains("NATS_TLS_CA, NATS_TLS_KEY are set"), "{m}");
+    }
+
+    #[test]
+    fn auth_rules() {
+        let tls = || lit("NATS_URL", "tls://nats:4222");
+        check(
+            &Run::new(),
+            vec![
+                (
+                    "missing in prod",
+                    vec![prod(), tls()],
+                    vec![(AuthMissing, W)],
+                ),
+                ("missing outside prod", vec![staging(), tls()], vec![]),
+                (
+                    "blank token is missing",
+                    vec![prod(), tls(), lit("NATS_TOKEN", "  ")],
+                    vec![(AuthMissing, W)],
+                ),
+                (
+                    "user+pass secrets",
+                    vec![
+                        prod(),
+                        tls(),
+                        secret("NATS_USERNAME"),
+                        secret("NATS_PASSWORD"),
+                    ],
+                    vec![],
+                ),
+                (
+                    "nkey secret",
+                    vec![prod(), tls(), secret("NATS_NKEY")],
+                    vec![],
+                ),
+                (
+                    "username only falls through",
+                    vec![prod(), tls(), lit("NATS_USERNAME", "svc")],
+                    vec![(AuthMissing, W), (AuthIncomplete, W)],
+                ),
+                (
+                    "username only + token",
+                    vec![prod(), tls(), lit("NATS_USERNAME", "svc"), auth()],
+                    vec![(AuthIncomplete, W)],
+                ),
+                (
+                    "password only",
+                    vec![staging(), tls(), secret("NATS_PASSWORD")],
+                    vec![(AuthIncomplete, W)],
+                ),
+                (
+                    "user+pass and token",
+                    vec![
+                        staging(),
+                        tls(),
+                        lit("NATS_USERNAME", "svc"),
+                        secret("NATS_PASSWORD"),
+                        auth(),
+                    ],
+                    vec![(AuthAmbiguous, Info)],
+                ),
+                (
+                    "token and nkey",
+                    vec![staging(), tls(), auth(), secret("NATS_NKEY")],
+                    vec![(AuthAmbiguous, Info)],
+                ),
+                (
+                    "literal password",
+                    vec![
+                        staging(),
+                        tls(),
+                        lit("NATS_USERNAME", "svc"),
+                        lit("NATS_PASSWORD", "pw"),
+                    ],
+                    vec![(SecretInPlainEnv, W)],
+                ),
+                (
+                    "literal token",
+                    vec![prod(), tls(), lit("NATS_TOKEN", "t0k")],
+                    vec![(SecretInPlainEnv, W)],
+                ),
+                (
+                    "literal nkey",
+                    vec![prod(), tls(), lit("NATS_NKEY", "SUAxyz")],
+                    vec![(SecretInPlainEnv, W)],
+                ),
+                (
+                    "configmap token",
+                    vec![prod(), tls(), from_cm("NATS_TOKEN", "token")],
+                    vec![(SecretInPlainEnv, W)],
+                ),
+                (
+                    "empty literal password is not a secret",
+                    vec![staging(), tls(), lit("NATS_PASSWORD", "")],
+                    vec![],
+                ),
+                (
+                    "literal username is fine",
+                    vec![
+                        prod(),
+                        tls(),
+                        lit("NATS_USERNAME", "svc"),
+                        secret("NATS_PASSWORD"),
+                    ],
+                    vec![],
+                ),
+                (
+                    "secret expanded into a literal stays a secret",
+                    vec![prod(), tls(), secret("T"), lit("NATS_TOKEN", "$(T)")],
+                    vec![],
+                ),
+            ],
+        );
+        let r = Run::new().run(&[
+            staging(),
+            tls(),
+            lit("NATS_USERNAME", "svc"),
+            secret("NATS_PASSWORD"),
+            auth(),
+            secret("NATS_NKEY"),
+        ]);
+        let m = msg(&r, AuthAmbiguous);
+        assert!(
+            m.contains("NATS_USERNAME/NATS_PASSWORD takes effect"),
+            "{m}"
+        );
+        let r = Run::new().run(&[staging(), tls(), auth(), secret("NATS_NKEY")]);
+        assert!(msg(&r, AuthAmbiguous).contains("NATS_TOKEN takes effect"));
+        let r = Run::new().run(&[prod(), tls(), from_cm("NATS_TOKEN", "token")]);
+        assert!(msg(&r, SecretInPlainEnv).contains("ConfigMap cfg key token"));
+        assert!(!msg(&r, SecretInPlainEnv).contains("cm-token-value"));
+
+        let enforce = Run::new().spec(|s| s.auth.required = AuthRequirement::Enforce);
+        check(
+            &enforce,
+            vec![
+                ("enforced", vec![prod(), tls()], vec![(AuthMissing, V)]),
+                ("enforced outside prod", vec![staging(), tls()], vec![]),
+                ("enforced, present", vec![prod(), tls(), auth()], vec![]),
+            ],
+        );
+    }
+
+    #[test]
+    fn secret_env_from_is_honest() {
+        let sref = json!([{"secretRef": {"name": "bag"}}]);
+        let run = Run::new().env_from(sref.clone());
+        check(
+            &run,
+            vec![
+                // Everything not set explicitly may come from the Secret.
+                (
+                    "nothing explicit: production and URL unknown",
+                    vec![],
+                    vec![(Indeterminate, W), (Indeterminate, W)],
+                ),
+                (
+                    "explicit env and url, auth may come from the secret",
+                    vec![
+                        prod(),
+                        lit("CORDUM_PRODUCTION", "1"),
+                        lit("NATS_URL", "tls://nats:4222"),
+                    ],
+                    vec![],
+                ),
+                (
+                    "plaintext in prod: override may come from the secret",
+                    vec![prod(), lit("NATS_URL", "nats://nats:4222")],
+                    vec![(Indeterminate, W)],
+                ),
+                (
+                    "explicit override off",
+                    vec![
+                        prod(),
+                        lit("NATS_URL", "nats://nats:4222"),
+                        lit("CORDUM_NATS_ALLOW_PLAINTEXT", "false"),
+                    ],
+                    vec![(PlaintextTransport, V)],
+                ),
+                (
+                    "maybe-cert does not complete an explicit key",
+                    vec![
+                        staging(),
+                        lit("CORDUM_PRODUCTION", "0"),
+                        lit("NATS_URL", "tls://n:4222"),
+                        lit("NATS_TLS_KEY", "/k"),
+                    ],
+                    vec![],
+                ),
+            ],
+        );
+        let r = run.run(&[]);
+        assert_eq!(
+            (r.production, r.gate_accepts, r.override_truthy),
+            (None, None, None)
+        );
+        let enforce = Run::new()
+            .env_from(sref)
+            .spec(|s| s.auth.required = AuthRequirement::Enforce);
+        check(
+            &enforce,
+            vec![(
+                "enforced auth may come from the secret",
+                vec![prod(), lit("NATS_URL", "tls://nats:4222")],
+                vec![(Indeterminate, W)],
+            )],
+        );
+    }
+
+    #[test]
+    fn no_message_ever_contains_a_secret() {
+        const PW: &str = "Zq7pass";
+        let env = vec![
+            prod(),
+            lit(
+                "NATS_URL",
+                &format!("nats://user:{PW}1@a:4222, tls://{PW}2@b:99999,http://u:{PW}3@c"),
+            ),
+            lit("NATS_USERNAME", "svc"),
+            lit("NATS_PASSWORD", &format!("{PW}4")),
+            lit("NATS_TOKEN", &format!("{PW}5")),
+            lit("NATS_NKEY", &format!("{PW}6")),
+            lit("NATS_TLS_CA", "/ca"),
+            lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true"),
+        ];
+        for mode in [ProductionMode::Auto, ProductionMode::Never] {
+            let r = Run::new()
+                .spec(|s| s.environment.production = mode)
+                .run(&env);
+            assert!(r.findings.len() >= 5, "{:#?}", r.findings);
+            for f in &r.findings {
+                assert!(!f.message.contains(PW), "{}", f.message);
+            }
+        }
+    }
+
+    #[test]
+    fn findings_are_sorted_severity_then_code() {
+        let r = Run::new().run(&[
+            prod(),
+            lit("NATS_URL", "nats://u:p@a:4222,tls://b:4222"),
+            lit("NATS_TOKEN", "x"),
+            secret("NATS_NKEY"),
+        ]);
+        let got: Vec<(Severity, &str)> = r
+            .findings
+            .iter()
+            .map(|f| (f.severity, f.code.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (V, "TLSSchemeRejected"),
+                (W, "CredentialsInURL"),
+                (W, "MixedSchemes"),
+                (W, "SecretInPlainEnv"),
+                (Info, "AuthAmbiguous"),
+            ]
+        );
+    }
+
+    #[test]
+    fn messages_name_the_fix_and_redact_urls() {
+        let r = Run::new().run(&[
+            prod(),
+            auth(),
+            lit("NATS_URL", "nats://bob:hunter2@nats:4222"),
+        ]);
+        let m = msg(&r, PlaintextTransport);
+        assert!(
+            m.contains("nats://***@nats:4222") && !m.contains("hunter2") && m.contains("tls://"),
+            "{m}"
+        );
+        let r = Run::new().run(&[prod(), auth()]);
+        let m = msg(&r, PlaintextTransport);
+        assert!(
+            m.contains("unset or empty") && m.contains("nats://nats:4222"),
+            "{m}"
+        );
+    }
+}

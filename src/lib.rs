@@ -13,3 +13,7 @@ pub mod findings;
 pub mod natsurl;
 pub mod rules;
 pub mod truthy;
+pub mod lifecycle;
+pub mod notices;
+pub mod status;
+pub mod validation;

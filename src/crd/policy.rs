@@ -77,7 +77,7 @@ pub struct NatsTransportPolicySpec {
 
     /// Names of the containers (and init containers) to evaluate. Empty means all of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64), extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(length(max = 64), inner(length(max = 63)), extend("x-kubernetes-list-type" = "set"))]
     #[x_kube(validation = Rule::new("self.all(c, c.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(c) <= 63)").message("containers[] must be container names (DNS labels)"))]
     pub containers: Vec<String>,
 
@@ -169,7 +169,7 @@ pub struct EnvironmentSpec {
     pub env_var: String,
     /// Values of `envVar` that mean production.
     #[serde(default = "defaults::production_values")]
-    #[schemars(length(min = 1, max = 16))]
+    #[schemars(length(min = 1, max = 16), inner(length(max = 253)))]
     #[x_kube(validation = Rule::new("self.all(v, size(v.trim()) > 0)").message("environment.values[] must not be blank"))]
     pub values: Vec<String>,
     /// Variable that means production when truthy (`1`, `true`, `yes`, `y`, `on`).

@@ -14,7 +14,7 @@ use kube::Client;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::watch as signal;
 
@@ -154,13 +154,20 @@ pub async fn run(
     for scope in scopes {
         let scope_ns = scope.clone();
         let parts = watch::Scope::new(client.clone(), scope);
-        ready.push(parts.ready());
+        let synced = Arc::new(AtomicBool::new(false));
+        let scope_ready = parts.ready();
+        let flag = synced.clone();
+        ready.push(async move {
+            scope_ready.await;
+            flag.store(true, Ordering::Release);
+        });
         let ctx = Arc::new(policy::Context {
             client: client.clone(),
             stores: parts.stores.clone(),
             recorder: recorder.clone(),
             metrics: metrics.clone(),
             failures: Default::default(),
+            synced,
         });
         controllers.push(policy::controller(parts, ctx, stopped(stop_rx.clone())).boxed());
         controllers.push(incidents::controller(client.clone(), scope_ns, recorder.clone(), stopped(stop_rx.clone())).boxed());

@@ -28,6 +28,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Consecutive failures per policy, for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Set once every cache of the scope has its initial list. Deciding on a partial cache
+    /// would open duplicate incidents and re-announce recorded findings after a restart.
+    pub synced: Arc<AtomicBool>,
 }
 
 pub async fn controller(scope: Scope, ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
@@ -126,6 +130,9 @@ fn error_policy(policy: Arc<NatsTransportPolicy>, error: &Error, ctx: Arc<Contex
 }
 
 async fn reconcile(policy: Arc<NatsTransportPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.synced.load(Ordering::Acquire) {
+        return Ok(Action::requeue(Duration::from_millis(250)));
+    }
     let started = Instant::now();
     let result = reconcile_policy(&policy, &ctx).await;
     ctx.metrics.reconciled(result.is_ok(), started.elapsed());

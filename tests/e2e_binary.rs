@@ -88,6 +88,28 @@ async fn run_serves_health_and_metrics_and_exits_cleanly_on_sigterm() {
     assert!(metrics.contains("natsguard_incident_rollback_deadline_seconds{"), "{metrics}");
     assert_eq!(get(port, "/nope").map(|(c, _)| c), Some(404));
 
+    // Status-only churn (replica counts, rollout progress) and unrelated annotations cause no
+    // reconcile work at all.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reconciles = || {
+        get(port, "/metrics").and_then(|(_, b)| {
+            b.lines()
+                .find(|l| l.starts_with("natsguard_reconcile_total{result=\"ok\"}"))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+    };
+    let before = reconciles().expect("reconcile counter");
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    for replicas in 1..=5 {
+        let status = json!({ "status": { "replicas": replicas, "readyReplicas": replicas, "observedGeneration": 1 } });
+        deploys.patch_status("api", &PatchParams::default(), &Patch::Merge(&status)).await.expect("status churn");
+        let meta = json!({ "metadata": { "annotations": { "deployment.kubernetes.io/revision": replicas.to_string() } } });
+        deploys.patch("api", &PatchParams::default(), &Patch::Merge(&meta)).await.expect("annotation churn");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(reconciles(), Some(before), "status-only churn must not trigger reconciles");
+
     // SIGTERM: in-flight work finishes and the process exits 0.
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());

@@ -406,3 +406,42 @@ async fn unusable_policy_is_not_ready_with_an_event() {
     op.stop().await;
     ns.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_the_policy_resolves_and_retention_prunes() {
+    let (client, ns) = setup("prune").await;
+    let op = Operator::start(&client, ns.name());
+    create_policy(&client, ns.name(), "keep", json!({ "selector": {} })).await;
+    create_policy(&client, ns.name(), "short", json!({ "selector": {}, "incidents": { "retention": "0s" } })).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    let env = prod_env("nats://nats:4222", &[("CORDUM_NATS_ALLOW_PLAINTEXT", "true")]);
+    apply(&deploys, "api", &deployment("api", env, json!({ "natsguard.io/override-owner": "dave" }))).await;
+    // One incident per policy selecting the Deployment.
+    eventually("an open incident under each policy", || async {
+        let open = incidents(&client, ns.name()).await;
+        (open.iter().filter(|i| state(i) == Some(IncidentState::Active)).count() == 2).then_some(())
+    })
+    .await;
+
+    // Deleting a policy resolves its incident; the other policy's incident is untouched.
+    let policies: Api<NatsTransportPolicy> = Api::namespaced(client.clone(), ns.name());
+    policies.delete("keep", &DeleteParams::default()).await.expect("delete policy");
+    let resolved = wait_incident(&client, ns.name(), "the deleted policy's incident resolved", |i| {
+        i.spec.policy == "keep" && state(i) == Some(IncidentState::Resolved)
+    })
+    .await;
+    assert_eq!(resolved.status.unwrap().resolution, Some(Resolution::PolicyDeleted));
+    let other = incidents(&client, ns.name()).await.into_iter().find(|i| i.spec.policy == "short").unwrap();
+    assert_eq!(state(&other), Some(IncidentState::Active));
+
+    // With retention 0s, a resolved incident is deleted right away.
+    apply(&deploys, "api", &deployment("api", prod_env("tls://nats:4222", &[]), json!({}))).await;
+    eventually("the short-retention incident deleted after it resolved", || async {
+        let left = incidents(&client, ns.name()).await;
+        (!left.iter().any(|i| i.spec.policy == "short")).then_some(())
+    })
+    .await;
+    wait_event(&client, ns.name(), "OverrideResolved", "api").await;
+    op.stop().await;
+    ns.cleanup().await;
+}

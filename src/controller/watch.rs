@@ -126,9 +126,11 @@ fn hash_of(value: &impl Hash) -> u64 {
     h.finish()
 }
 
-/// Spec changes bump `generation`; labels and our annotations do not, so they count too.
+/// What evaluation reads of a (trimmed) Deployment. Not `generation`: the API server bumps it
+/// for any annotation change, and those are churn (e.g. the rollout revision).
 fn deployment_fingerprint(d: &Deployment) -> u64 {
-    hash_of(&(d.metadata.generation, &d.metadata.labels, &d.metadata.annotations))
+    let containers = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).and_then(|p| serde_json::to_vec(p).ok());
+    hash_of(&(&d.metadata.labels, &d.metadata.annotations, containers))
 }
 
 fn configmap_fingerprint(cm: &ConfigMap) -> u64 {
@@ -145,6 +147,9 @@ fn trim_meta<K: Resource>(obj: &mut K) {
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.retain(|k, _| k.starts_with("natsguard.io/"));
+    }
+    if meta.annotations.as_ref().is_some_and(|a| a.is_empty()) {
+        meta.annotations = None;
     }
 }
 

@@ -98,7 +98,7 @@ build_one() {
   fi
   total=$(wc -l <"$blog.deps")
   rm -f "$blog.deps"
-  log "$name: compiling $total packages (cold: several minutes; progress every 10 s)…"
+  log "$name: compiling $total packages (cold: many minutes; progress every 10 s; packages already in the Go build cache are not counted)…"
   (cd "$dir" && go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg" 2>"$blog") &
   if ! progress_wait $! "compiling $name" "$blog" "$total"; then
     tail -n 40 "$blog" >&2
@@ -137,7 +137,7 @@ our_pid() {
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   [[ -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$STATE/" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE/" || return 1
   printf '%s\n' "$pid"
 }
 

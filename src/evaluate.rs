@@ -106,7 +106,7 @@ pub fn evaluate_workload(
     let main = w.pod_spec.containers.iter().map(|c| (c, false));
     let containers = init
         .chain(main)
-        .filter(|(c, _)| spec.containers.is_empty() || spec.containers.iter().any(|n| *n == c.name))
+        .filter(|(c, _)| spec.containers.is_empty() || spec.containers.contains(&c.name))
         .map(|(c, init)| {
             let env = env::resolve(w.namespace, c, cms);
             let input = ContainerInput {
@@ -204,8 +204,10 @@ mod tests {
 
     #[test]
     fn policy_container_filter() {
-        let mut spec = NatsTransportPolicySpec::default();
-        spec.containers = vec!["sidecar".into(), "wait".into(), "absent".into()];
+        let mut spec = NatsTransportPolicySpec {
+            containers: vec!["sidecar".into(), "wait".into(), "absent".into()],
+            ..Default::default()
+        };
         let r = run(&spec, &BTreeMap::new());
         let names: Vec<&str> = r.containers.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["wait", "sidecar"], "pod order kept, unknown names ignored");

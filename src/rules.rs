@@ -800,8 +800,10 @@ mod tests {
         secret("NATS_TOKEN")
     }
 
-    /// (what, env, expected findings exactly)
-    fn check(run: &Run, cases: Vec<(&str, Vec<J>, Vec<(Code, Severity)>)>) {
+    /// One table row: what it shows, the container's env, the exact findings expected.
+    type Case<'a> = (&'a str, Vec<J>, Vec<(Code, Severity)>);
+
+    fn check(run: &Run, cases: Vec<Case<'_>>) {
         for (what, env, want) in cases {
             let r = run.run(&env);
             let mut want = want;

@@ -53,8 +53,7 @@ impl ConfigMaps {
 
     /// Add (or replace) the ConfigMap `namespace/name`.
     pub fn insert(&mut self, namespace: &str, name: &str, data: BTreeMap<String, String>) {
-        self.maps
-            .insert((namespace.to_string(), name.to_string()), data);
+        self.maps.insert((namespace.to_string(), name.to_string()), data);
     }
 }
 
@@ -132,10 +131,7 @@ impl fmt::Display for Origin {
                 write!(f, "envFrom ConfigMap {name} (not available)")
             }
             Origin::EnvFromConfigMap { name, prefix } => {
-                write!(
-                    f,
-                    "envFrom ConfigMap {name} (prefix {prefix}, not available)"
-                )
+                write!(f, "envFrom ConfigMap {name} (prefix {prefix}, not available)")
             }
         }
     }
@@ -232,12 +228,7 @@ pub fn resolve(namespace: &str, container: &Container, cms: &dyn ConfigMapLookup
     env
 }
 
-fn apply_env_from(
-    env: &mut EffectiveEnv,
-    namespace: &str,
-    source: &EnvFromSource,
-    cms: &dyn ConfigMapLookup,
-) {
+fn apply_env_from(env: &mut EffectiveEnv, namespace: &str, source: &EnvFromSource, cms: &dyn ConfigMapLookup) {
     let prefix = source.prefix.clone().unwrap_or_default();
     if let Some(cm) = &source.config_map_ref {
         let optional = cm.optional.unwrap_or(false);
@@ -480,10 +471,7 @@ mod tests {
     }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -593,10 +581,7 @@ mod tests {
             Some("nats.svc.cluster.local"),
             "self-reference sees the earlier value"
         );
-        assert_eq!(
-            known(&e, "URL2").as_deref(),
-            Some("tls://nats.svc.cluster.local:4222")
-        );
+        assert_eq!(known(&e, "URL2").as_deref(), Some("tls://nats.svc.cluster.local:4222"));
         assert_eq!(known(&e, "ESC").as_deref(), Some("$(HOST)"));
         assert_eq!(known(&e, "OPEN").as_deref(), Some("$(HOST"));
         assert_eq!(
@@ -610,9 +595,7 @@ mod tests {
     fn env_from_values_are_not_expanded() {
         let mut maps = cms();
         maps.insert("ns", "refs", vars(&[("A", "$(HOST)"), ("B", "$$")]));
-        let c = container(
-            json!({"envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}]}),
-        );
+        let c = container(json!({"envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}]}));
         let e = resolve("ns", &c, &maps);
         assert_eq!(known(&e, "A").as_deref(), Some("$(HOST)"));
         assert_eq!(known(&e, "B").as_deref(), Some("$$"));
@@ -666,10 +649,7 @@ mod tests {
             from_pw.is_some_and(|v| v.origin.is_secret()),
             "and keeps the Secret origin"
         );
-        assert_eq!(
-            e.get("FROM_POD").map(|v| v.value.clone()),
-            Some(Value::Unknown)
-        );
+        assert_eq!(e.get("FROM_POD").map(|v| v.value.clone()), Some(Value::Unknown));
     }
 
     #[test]
@@ -722,9 +702,7 @@ mod tests {
         // Wrong namespace: not found.
         let e = resolve("elsewhere", &c, &cms());
         assert_eq!(
-            e.get("B")
-                .and_then(|v| v.value.known().map(str::to_string))
-                .as_deref(),
+            e.get("B").and_then(|v| v.value.known().map(str::to_string)).as_deref(),
             Some("before")
         );
     }
@@ -765,11 +743,7 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(
-            known(&e, "X").as_deref(),
-            Some("1"),
-            "a later env entry is certain"
-        );
+        assert_eq!(known(&e, "X").as_deref(), Some("1"), "a later env entry is certain");
     }
 
     #[test]
@@ -806,9 +780,7 @@ mod tests {
         assert_eq!(e.opaque_source(), Some(&secret));
 
         // A ConfigMap after the Secret wins for its keys.
-        let c = container(
-            json!({"envFrom": [{"secretRef": {"name": "creds"}}, {"configMapRef": {"name": "nats"}}]}),
-        );
+        let c = container(json!({"envFrom": [{"secretRef": {"name": "creds"}}, {"configMapRef": {"name": "nats"}}]}));
         let e = resolve("ns", &c, &cms());
         assert_eq!(known(&e, "NATS_URL").as_deref(), Some("tls://nats:4222"));
         assert!(matches!(e.presence("NATS_TOKEN"), Presence::Maybe(_)));

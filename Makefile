@@ -1,5 +1,5 @@
 # natsguard — the two commands a newcomer runs:
-#   make demo   the main job on the embedded default (for now: a real control plane with the CRDs)
+#   make demo   the main job on the embedded default: an incident's whole life on a local control plane
 #   make test   every test, against a real kube-apiserver + etcd built from Go modules
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -9,7 +9,7 @@ CP := hack/controlplane.sh
 .PHONY: help test demo controlplane-up controlplane-down controlplane-status crds
 
 help:
-	@echo "make demo                 bring up a local control plane, install the CRDs, show them, stop it"
+	@echo "make demo                 local control plane + operator: watch an override incident go Active, Overdue, Resolved"
 	@echo "make test                 build + start the control plane, run every Rust test, stop it (always)"
 	@echo "make controlplane-up      start the control plane and keep it running (prints export KUBECONFIG=...)"
 	@echo "make controlplane-down    stop it"
@@ -25,12 +25,7 @@ test:
 	echo "cargo test passed in $$((SECONDS - start)) s"
 
 demo:
-	@command -v kubectl >/dev/null || { echo "make demo needs kubectl (see README prerequisites)" >&2; exit 1; }
-	@trap '$(CP) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
-	kubeconfig_line=$$($(CP) up); eval "$$kubeconfig_line"; \
-	kubectl apply --server-side -f crds/natsguard.io.yaml; \
-	kubectl wait --for=condition=Established --timeout=60s -f crds/natsguard.io.yaml; \
-	kubectl get crd,ns
+	@hack/demo.sh
 
 controlplane-up:
 	@$(CP) up

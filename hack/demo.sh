@@ -114,9 +114,10 @@ wait_state() { # state timeout
   local want=$1 limit=$2 t=0
   while [[ "$(state)" != "$want" ]]; do
     kill -0 "$op_pid" 2>/dev/null || { echo "the operator exited:" >&2; tail -n 20 "$workdir/operator.log" >&2; exit 1; }
-    ((t++ < limit)) || { echo "timed out waiting for incident state $want (now: $(state))" >&2; exit 1; }
+    if ((t >= limit)); then echo "timed out waiting for incident state $want (now: $(state))" >&2; exit 1; fi
     sleep 1
-    ((t % 10 == 0)) && echo "  ... waiting for $want (incident is $(state), ${t}s)"
+    t=$((t + 1))
+    if ((t % 10 == 0)); then echo "  ... waiting for $want (incident is $(state), ${t}s)"; fi
   done
 }
 

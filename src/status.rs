@@ -80,7 +80,7 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
     let mut non_compliant = Vec::new();
     for (name, report) in inputs.workloads {
         status.workloads += 1;
-        let violations = report.findings().filter(|f| f.severity == Severity::Violation).count() as u32;
+        let violations = report.findings().filter(|f| f.severity == Severity::Violation).count() as i32;
         status.violations += violations;
         if violations == 0 {
             status.compliant += 1;
@@ -95,15 +95,15 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
         }
     }
     results.sort_by(|a, b| a.compliant.cmp(&b.compliant).then_with(|| a.name.cmp(&b.name)));
-    status.results_omitted = results.len().saturating_sub(MAX_RESULTS) as u32;
+    status.results_omitted = results.len().saturating_sub(MAX_RESULTS) as i32;
     results.truncate(MAX_RESULTS);
     results.sort_by(|a, b| a.name.cmp(&b.name));
     status.results = results;
 
-    status.overrides = inputs.incidents.len() as u32;
+    status.overrides = inputs.incidents.len() as i32;
     let overdue: Vec<&OpenIncident> =
         inputs.incidents.iter().filter(|i| i.state == IncidentState::Overdue).collect();
-    status.overdue = overdue.len() as u32;
+    status.overdue = overdue.len() as i32;
     status.next_deadline = inputs.incidents.iter().map(|i| i.rollback_by).min().map(Time);
 
     let n = status.workloads;
@@ -180,7 +180,7 @@ pub fn condition_status<'a>(status: Option<&'a NatsTransportPolicyStatus>, type_
     status?.conditions.iter().find(|c| c.type_ == type_)
 }
 
-fn plural(n: u32) -> &'static str {
+fn plural(n: i32) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 

@@ -318,7 +318,7 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
     publish::notices(&ctx.recorder, &Refs { policy: &policy_ref, deployment: &by_name, incident: &incident_ref }, all)
         .await;
 
-    gauges.violations = u64::from(status.violations);
+    gauges.violations = u64::try_from(status.violations).unwrap_or(0);
     ctx.metrics.set_policy(&ns, &name, gauges);
     let next = wakeups.into_iter().flatten().min();
     let wait = next

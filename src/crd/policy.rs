@@ -351,19 +351,19 @@ pub struct NatsTransportPolicyStatus {
     pub conditions: Vec<Condition>,
     /// Deployments selected.
     #[serde(default)]
-    pub workloads: u32,
+    pub workloads: i32,
     /// Selected Deployments without a violation.
     #[serde(default)]
-    pub compliant: u32,
+    pub compliant: i32,
     /// Violation findings across all selected Deployments.
     #[serde(default)]
-    pub violations: u32,
+    pub violations: i32,
     /// Deployments with an open override incident.
     #[serde(default)]
-    pub overrides: u32,
+    pub overrides: i32,
     /// Deployments whose incident is past its rollback deadline.
     #[serde(default)]
-    pub overdue: u32,
+    pub overdue: i32,
     /// The earliest rollback deadline among open incidents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_deadline: Option<Time>,
@@ -373,10 +373,10 @@ pub struct NatsTransportPolicyStatus {
     pub results: Vec<WorkloadResult>,
     /// How many Deployments with findings did not fit in `results`.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub results_omitted: u32,
+    pub results_omitted: i32,
 }
 
-fn is_zero(n: &u32) -> bool {
+fn is_zero(n: &i32) -> bool {
     *n == 0
 }
 

@@ -55,6 +55,13 @@ impl Metrics {
         }
     }
 
+    /// Keep only the policies for which `keep(namespace, policy)` holds (deleted policies go).
+    pub fn retain_policies(&self, mut keep: impl FnMut(&str, &str) -> bool) {
+        if let Ok(mut map) = self.policies.lock() {
+            map.retain(|(ns, policy), _| keep(ns, policy));
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         let ok = self.reconcile_ok.load(Ordering::Relaxed);

@@ -52,6 +52,16 @@ pub struct Context {
 pub async fn controller(scope: Scope, ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let ctl = Controller::new(scope.policies(), watcher::Config::default().any_semantic());
     let policies = ctl.store();
+    // Deleted policies are never reconciled again: drop their gauges from time to time.
+    let (known, metrics, scope_ns) = (policies.clone(), ctx.metrics.clone(), scope.namespace.clone());
+    let sweeper = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            metrics.retain_policies(|ns, name| {
+                scope_ns.as_deref().is_some_and(|s| s != ns) || known.get(&ObjectRef::new(name).within(ns)).is_some()
+            });
+        }
+    });
     let (by_deployment, by_configmap) = (policies.clone(), policies.clone());
     let deployments = ctx.stores.deployments.clone();
     ctl.watches_stream(scope.deployments, move |d: Deployment| policies_in(&by_deployment, d.namespace()))
@@ -77,6 +87,7 @@ pub async fn controller(scope: Scope, ctx: Arc<Context>, shutdown: impl Future<O
             std::future::ready(())
         })
         .await;
+    sweeper.abort();
 }
 
 fn policies_in(policies: &Store<NatsTransportPolicy>, ns: Option<String>) -> Vec<ObjectRef<NatsTransportPolicy>> {

@@ -237,13 +237,10 @@ struct Url {
 }
 
 impl Url {
-    /// `NATS_URL "…"` or `NATS_URL is unset, so the default "…"`.
+    /// A noun phrase: `NATS_URL "…"`, or `the workload's default URL "…" (NATS_URL is unset or empty)`.
     fn describe(&self, var: &str) -> String {
         if self.defaulted {
-            format!(
-                "{var} is unset or empty, so the workload uses its default {}",
-                self.shown
-            )
+            format!("the workload's default URL {} ({var} is unset or empty)", self.shown)
         } else {
             format!("{var} {}", self.shown)
         }
@@ -504,9 +501,10 @@ fn tls_findings(
                     Code::TlsSettingsIgnored,
                     Severity::Warning,
                     format!(
-                        "{} {} set but ignored because {url_var} does not begin with exactly tls://; make {url_var} begin with tls:// or remove them",
+                        "{} {} set but ignored because {url_var} does not begin with exactly tls://; make {url_var} begin with tls:// or remove {}",
                         set.join(", "),
-                        if set.len() == 1 { "is" } else { "are" }
+                        if set.len() == 1 { "is" } else { "are" },
+                        if set.len() == 1 { "it" } else { "them" }
                     ),
                 );
             }
@@ -633,14 +631,13 @@ fn auth_findings(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, production:
         );
     }
 
-    if modes.len() > 1 {
+    if let [effective, _, ..] = modes.as_slice() {
         out.push(
             Code::AuthAmbiguous,
             Severity::Info,
             format!(
-                "more than one NATS auth mode is set ({}); {} takes effect; remove the others",
-                modes.join(", "),
-                modes[0]
+                "more than one NATS auth mode is set ({}); {effective} takes effect; remove the others",
+                modes.join(", ")
             ),
         );
     }

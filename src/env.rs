@@ -7,6 +7,10 @@
 //! is `$(VAR)`-expanded, against the variables defined so far. An optional source that does not
 //! exist (or an optional key that is missing) is skipped, leaving any earlier definition alone.
 //!
+//! ConfigMap keys are taken as they are (with `prefix`): since relaxed env-var validation the
+//! v1.36 kubelet no longer drops keys that are not C identifiers, and the API server already
+//! limits keys to `[-._a-zA-Z0-9]+`. Only `data` is read (`binaryData` never becomes env).
+//!
 //! What cannot be known is modelled, not guessed: a Secret-sourced, `fieldRef`,
 //! `resourceFieldRef` or unreadable-ConfigMap value is [`Value::Unknown`]; an `envFrom` source
 //! whose keys cannot be known (every `secretRef`, or a `configMapRef` whose map is unknown) may
@@ -589,6 +593,19 @@ mod tests {
             Some("$(SELF)x"),
             "undefined self-reference left as written"
         );
+    }
+
+    #[test]
+    fn env_from_keeps_keys_that_are_not_c_identifiers() {
+        let mut maps = cms();
+        maps.insert("ns", "dotted", vars(&[("my.key", "v"), ("1st", "w")]));
+        let c = container(json!({
+            "envFrom": [{"configMapRef": {"name": "dotted"}, "prefix": "P_"}],
+            "env": [{"name": "REF", "value": "$(P_my.key)-$(P_1st)"}]
+        }));
+        let e = resolve("ns", &c, &maps);
+        assert_eq!(known(&e, "P_my.key").as_deref(), Some("v"));
+        assert_eq!(known(&e, "REF").as_deref(), Some("v-w"));
     }
 
     #[test]

@@ -450,7 +450,7 @@ fn url_findings(spec: &NatsTransportPolicySpec, url: &Url, out: &mut Out<'_>) {
         })
         .collect();
     if a.entries.is_empty() {
-        problems.push("it contains no server".to_string());
+        problems.push("it contains no server, so the client would fall back to nats://127.0.0.1:4222".to_string());
     }
     if a.mixed_websocket {
         problems

@@ -393,25 +393,30 @@ fn production_gate(
     }
 }
 
+/// The `natsguard.io/rollback-by` annotation: `None` when absent, `Some(Err(text))` (the text
+/// quoted for messages) when it is not an RFC 3339 time.
+pub fn rollback_by(annots: &BTreeMap<String, String>) -> Option<Result<Timestamp, String>> {
+    annots
+        .get(annotations::ROLLBACK_BY)
+        .map(|s| s.trim().parse::<Timestamp>().map_err(|_| shown(s)))
+}
+
 /// The incident's rollback deadline: the operator's, else the `rollback-by` annotation.
 /// The second value is a message suffix when the annotation is present but unreadable.
 fn deadline(annots: &BTreeMap<String, String>, ctx: &EvalContext) -> (Option<Timestamp>, String) {
     if let Some(d) = ctx.incident_deadline {
         return (Some(d), String::new());
     }
-    match annots.get(annotations::ROLLBACK_BY) {
+    match rollback_by(annots) {
         None => (None, String::new()),
-        Some(s) => match s.trim().parse::<Timestamp>() {
-            Ok(t) => (Some(t), String::new()),
-            Err(_) => (
-                None,
-                format!(
-                    " (annotation {} is {} which is not an RFC 3339 time)",
-                    annotations::ROLLBACK_BY,
-                    shown(s)
-                ),
+        Some(Ok(t)) => (Some(t), String::new()),
+        Some(Err(text)) => (
+            None,
+            format!(
+                " (annotation {} is {text} which is not an RFC 3339 time)",
+                annotations::ROLLBACK_BY
             ),
-        },
+        ),
     }
 }
 
@@ -1666,6 +1671,16 @@ mod tests {
                 assert!(!f.message.contains(PW), "{}", f.message);
             }
         }
+    }
+
+    #[test]
+    fn rollback_by_annotation() {
+        let a = |v: &str| BTreeMap::from([(annotations::ROLLBACK_BY.to_string(), v.to_string())]);
+        assert_eq!(rollback_by(&BTreeMap::new()), None);
+        assert_eq!(rollback_by(&a(FUTURE)), Some(Ok(ts(FUTURE))));
+        assert_eq!(rollback_by(&a(" 2026-06-01T18:00:00+02:00 ")), Some(Ok(ts(FUTURE))));
+        assert_eq!(rollback_by(&a("2026-06-01")), Some(Err("\"2026-06-01\"".to_string())));
+        assert!(matches!(rollback_by(&a("in 2 hours")), Some(Err(_))));
     }
 
     #[test]

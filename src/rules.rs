@@ -237,13 +237,10 @@ struct Url {
 }
 
 impl Url {
-    /// `NATS_URL "…"` or `NATS_URL is unset, so the default "…"`.
+    /// A noun phrase: `NATS_URL "…"`, or `the workload's default URL "…" (NATS_URL is unset or empty)`.
     fn describe(&self, var: &str) -> String {
         if self.defaulted {
-            format!(
-                "{var} is unset or empty, so the workload uses its default {}",
-                self.shown
-            )
+            format!("the workload's default URL {} ({var} is unset or empty)", self.shown)
         } else {
             format!("{var} {}", self.shown)
         }
@@ -396,25 +393,30 @@ fn production_gate(
     }
 }
 
+/// The `natsguard.io/rollback-by` annotation: `None` when absent, `Some(Err(text))` (the text
+/// quoted for messages) when it is not an RFC 3339 time.
+pub fn rollback_by(annots: &BTreeMap<String, String>) -> Option<Result<Timestamp, String>> {
+    annots
+        .get(annotations::ROLLBACK_BY)
+        .map(|s| s.trim().parse::<Timestamp>().map_err(|_| shown(s)))
+}
+
 /// The incident's rollback deadline: the operator's, else the `rollback-by` annotation.
 /// The second value is a message suffix when the annotation is present but unreadable.
 fn deadline(annots: &BTreeMap<String, String>, ctx: &EvalContext) -> (Option<Timestamp>, String) {
     if let Some(d) = ctx.incident_deadline {
         return (Some(d), String::new());
     }
-    match annots.get(annotations::ROLLBACK_BY) {
+    match rollback_by(annots) {
         None => (None, String::new()),
-        Some(s) => match s.trim().parse::<Timestamp>() {
-            Ok(t) => (Some(t), String::new()),
-            Err(_) => (
-                None,
-                format!(
-                    " (annotation {} is {} which is not an RFC 3339 time)",
-                    annotations::ROLLBACK_BY,
-                    shown(s)
-                ),
+        Some(Ok(t)) => (Some(t), String::new()),
+        Some(Err(text)) => (
+            None,
+            format!(
+                " (annotation {} is {text} which is not an RFC 3339 time)",
+                annotations::ROLLBACK_BY
             ),
-        },
+        ),
     }
 }
 
@@ -453,7 +455,7 @@ fn url_findings(spec: &NatsTransportPolicySpec, url: &Url, out: &mut Out<'_>) {
         })
         .collect();
     if a.entries.is_empty() {
-        problems.push("it contains no server".to_string());
+        problems.push("it contains no server, so the client would fall back to nats://127.0.0.1:4222".to_string());
     }
     if a.mixed_websocket {
         problems
@@ -504,9 +506,10 @@ fn tls_findings(
                     Code::TlsSettingsIgnored,
                     Severity::Warning,
                     format!(
-                        "{} {} set but ignored because {url_var} does not begin with exactly tls://; make {url_var} begin with tls:// or remove them",
+                        "{} {} set but ignored because {url_var} does not begin with exactly tls://; make {url_var} begin with tls:// or remove {}",
                         set.join(", "),
-                        if set.len() == 1 { "is" } else { "are" }
+                        if set.len() == 1 { "is" } else { "are" },
+                        if set.len() == 1 { "it" } else { "them" }
                     ),
                 );
             }
@@ -633,14 +636,13 @@ fn auth_findings(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, production:
         );
     }
 
-    if modes.len() > 1 {
+    if let [effective, _, ..] = modes.as_slice() {
         out.push(
             Code::AuthAmbiguous,
             Severity::Info,
             format!(
-                "more than one NATS auth mode is set ({}); {} takes effect; remove the others",
-                modes.join(", "),
-                modes[0]
+                "more than one NATS auth mode is set ({}); {effective} takes effect; remove the others",
+                modes.join(", ")
             ),
         );
     }
@@ -1669,6 +1671,16 @@ mod tests {
                 assert!(!f.message.contains(PW), "{}", f.message);
             }
         }
+    }
+
+    #[test]
+    fn rollback_by_annotation() {
+        let a = |v: &str| BTreeMap::from([(annotations::ROLLBACK_BY.to_string(), v.to_string())]);
+        assert_eq!(rollback_by(&BTreeMap::new()), None);
+        assert_eq!(rollback_by(&a(FUTURE)), Some(Ok(ts(FUTURE))));
+        assert_eq!(rollback_by(&a(" 2026-06-01T18:00:00+02:00 ")), Some(Ok(ts(FUTURE))));
+        assert_eq!(rollback_by(&a("2026-06-01")), Some(Err("\"2026-06-01\"".to_string())));
+        assert!(matches!(rollback_by(&a("in 2 hours")), Some(Err(_))));
     }
 
     #[test]

@@ -113,7 +113,9 @@ async fn main() -> Res<()> {
                 let deploys = deploys.clone();
                 async move {
                     let url = if i % 3 == 0 { "nats://nats:4222" } else { "tls://nats:4222" };
-                    deploys.create(&PostParams::default(), &serde_json::from_value(deployment(&format!("w{i}"), url, i))?).await?;
+                    deploys
+                        .create(&PostParams::default(), &serde_json::from_value(deployment(&format!("w{i}"), url, i))?)
+                        .await?;
                     Res::Ok(())
                 }
             })

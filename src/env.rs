@@ -209,10 +209,7 @@ impl EffectiveEnv {
 
     /// An opaque source may redefine every name seen so far and define any other.
     fn add_opaque(&mut self, origin: Origin) {
-        let var = Var {
-            value: Value::Unknown,
-            origin,
-        };
+        let var = Var { value: Value::Unknown, origin };
         for v in self.vars.values_mut() {
             *v = var.clone();
         }
@@ -239,34 +236,19 @@ fn apply_env_from(env: &mut EffectiveEnv, namespace: &str, source: &EnvFromSourc
         match cms.lookup(namespace, &cm.name) {
             Lookup::Found(data) => {
                 for (key, value) in data {
-                    let origin = Origin::ConfigMap {
-                        name: cm.name.clone(),
-                        key: key.clone(),
-                    };
-                    env.set(
-                        &format!("{prefix}{key}"),
-                        Var {
-                            value: Value::Known(value.clone()),
-                            origin,
-                        },
-                    );
+                    let origin = Origin::ConfigMap { name: cm.name.clone(), key: key.clone() };
+                    env.set(&format!("{prefix}{key}"), Var { value: Value::Known(value.clone()), origin });
                 }
             }
             // The kubelet ignores a missing optional ConfigMap.
             Lookup::Absent if optional => {}
             // Missing and required: the container does not start; nothing it would see is known.
             Lookup::Absent | Lookup::Unknown => {
-                env.add_opaque(Origin::EnvFromConfigMap {
-                    name: cm.name.clone(),
-                    prefix,
-                });
+                env.add_opaque(Origin::EnvFromConfigMap { name: cm.name.clone(), prefix });
             }
         }
     } else if let Some(secret) = &source.secret_ref {
-        env.add_opaque(Origin::EnvFromSecret {
-            name: secret.name.clone(),
-            prefix,
-        });
+        env.add_opaque(Origin::EnvFromSecret { name: secret.name.clone(), prefix });
     }
 }
 
@@ -279,37 +261,20 @@ fn apply_env(env: &mut EffectiveEnv, namespace: &str, var: &EnvVar, cms: &dyn Co
         return;
     }
     let Some(from) = &var.value_from else {
-        env.set(
-            &var.name,
-            Var {
-                value: Value::Known(String::new()),
-                origin: Origin::Literal,
-            },
-        );
+        env.set(&var.name, Var { value: Value::Known(String::new()), origin: Origin::Literal });
         return;
     };
-    let unknown = |origin| {
-        Some(Var {
-            value: Value::Unknown,
-            origin,
-        })
-    };
+    let unknown = |origin| Some(Var { value: Value::Unknown, origin });
     let resolved = if let Some(f) = &from.field_ref {
         unknown(Origin::FieldRef(f.field_path.clone()))
     } else if let Some(r) = &from.resource_field_ref {
         unknown(Origin::ResourceFieldRef(r.resource.clone()))
     } else if let Some(c) = &from.config_map_key_ref {
         let optional = c.optional.unwrap_or(false);
-        let origin = Origin::ConfigMap {
-            name: c.name.clone(),
-            key: c.key.clone(),
-        };
+        let origin = Origin::ConfigMap { name: c.name.clone(), key: c.key.clone() };
         match cms.lookup(namespace, &c.name) {
             Lookup::Found(data) => match data.get(&c.key) {
-                Some(v) => Some(Var {
-                    value: Value::Known(v.clone()),
-                    origin,
-                }),
+                Some(v) => Some(Var { value: Value::Known(v.clone()), origin }),
                 None if optional => None,
                 None => unknown(origin),
             },
@@ -317,10 +282,7 @@ fn apply_env(env: &mut EffectiveEnv, namespace: &str, var: &EnvVar, cms: &dyn Co
             Lookup::Absent | Lookup::Unknown => unknown(origin),
         }
     } else if let Some(s) = &from.secret_key_ref {
-        unknown(Origin::Secret {
-            name: s.name.clone(),
-            key: s.key.clone(),
-        })
+        unknown(Origin::Secret { name: s.name.clone(), key: s.key.clone() })
     } else {
         // A source this API version does not know (e.g. fileKeyRef): cannot be known.
         unknown(Origin::Literal)
@@ -363,19 +325,10 @@ fn expand_env(input: &str, env: &EffectiveEnv) -> Var {
     match (unknown_origin, out) {
         // A secret expanded into a literal keeps its Secret origin; anything else unknown is
         // reported as where it came from too.
-        (Some(origin), _) => Var {
-            value: Value::Unknown,
-            origin,
-        },
-        (None, Some(out)) => Var {
-            value: Value::Known(out),
-            origin: Origin::Literal,
-        },
+        (Some(origin), _) => Var { value: Value::Unknown, origin },
+        (None, Some(out)) => Var { value: Value::Known(out), origin: Origin::Literal },
         // Absurdly large after expansion (chained references double each time): not evaluated.
-        (None, None) => Var {
-            value: Value::Unknown,
-            origin: Origin::Literal,
-        },
+        (None, None) => Var { value: Value::Unknown, origin: Origin::Literal },
     }
 }
 
@@ -465,10 +418,7 @@ mod tests {
     }
 
     fn cms() -> ConfigMaps {
-        let mut c = ConfigMaps {
-            complete: true,
-            ..Default::default()
-        };
+        let mut c = ConfigMaps { complete: true, ..Default::default() };
         c.insert(
             "ns",
             "nats",
@@ -478,11 +428,7 @@ mod tests {
                 ("CORDUM_ENV".to_string(), "production".to_string()),
             ]),
         );
-        c.insert(
-            "ns",
-            "other",
-            BTreeMap::from([("NATS_URL".to_string(), "nats://other:4222".to_string())]),
-        );
+        c.insert("ns", "other", BTreeMap::from([("NATS_URL".to_string(), "nats://other:4222".to_string())]));
         c
     }
 
@@ -538,23 +484,12 @@ mod tests {
             ]
         }));
         let e = resolve("ns", &c, &cms());
-        assert_eq!(
-            known(&e, "NATS_URL").as_deref(),
-            Some("tls://nats:4222"),
-            "later envFrom wins"
-        );
-        assert_eq!(
-            known(&e, "OLD_NATS_URL").as_deref(),
-            Some("nats://other:4222"),
-            "prefix applied"
-        );
+        assert_eq!(known(&e, "NATS_URL").as_deref(), Some("tls://nats:4222"), "later envFrom wins");
+        assert_eq!(known(&e, "OLD_NATS_URL").as_deref(), Some("nats://other:4222"), "prefix applied");
         assert_eq!(known(&e, "EXTRA").as_deref(), Some("2"), "later env wins");
         assert_eq!(
             e.get("NATS_URL").map(|v| v.origin.clone()),
-            Some(Origin::ConfigMap {
-                name: "nats".into(),
-                key: "NATS_URL".into()
-            })
+            Some(Origin::ConfigMap { name: "nats".into(), key: "NATS_URL".into() })
         );
 
         let c = container(json!({
@@ -562,11 +497,7 @@ mod tests {
             "env": [{"name": "NATS_URL", "value": "nats://literal:4222"}]
         }));
         let e = resolve("ns", &c, &cms());
-        assert_eq!(
-            known(&e, "NATS_URL").as_deref(),
-            Some("nats://literal:4222"),
-            "env overrides envFrom"
-        );
+        assert_eq!(known(&e, "NATS_URL").as_deref(), Some("nats://literal:4222"), "env overrides envFrom");
         assert_eq!(e.get("NATS_URL").map(|v| &v.origin), Some(&Origin::Literal));
     }
 
@@ -586,16 +517,8 @@ mod tests {
             ]
         }));
         let e = resolve("ns", &c, &cms());
-        assert_eq!(
-            known(&e, "FWD").as_deref(),
-            Some("$(LATER)"),
-            "forward reference left as written"
-        );
-        assert_eq!(
-            known(&e, "URL1").as_deref(),
-            Some("tls://nats.svc:4222"),
-            "envFrom visible to env"
-        );
+        assert_eq!(known(&e, "FWD").as_deref(), Some("$(LATER)"), "forward reference left as written");
+        assert_eq!(known(&e, "URL1").as_deref(), Some("tls://nats.svc:4222"), "envFrom visible to env");
         assert_eq!(
             known(&e, "HOST").as_deref(),
             Some("nats.svc.cluster.local"),
@@ -604,11 +527,7 @@ mod tests {
         assert_eq!(known(&e, "URL2").as_deref(), Some("tls://nats.svc.cluster.local:4222"));
         assert_eq!(known(&e, "ESC").as_deref(), Some("$(HOST)"));
         assert_eq!(known(&e, "OPEN").as_deref(), Some("$(HOST"));
-        assert_eq!(
-            known(&e, "SELF").as_deref(),
-            Some("$(SELF)x"),
-            "undefined self-reference left as written"
-        );
+        assert_eq!(known(&e, "SELF").as_deref(), Some("$(SELF)x"), "undefined self-reference left as written");
     }
 
     #[test]
@@ -655,33 +574,17 @@ mod tests {
             pw,
             Some(Var {
                 value: Value::Unknown,
-                origin: Origin::Secret {
-                    name: "creds".into(),
-                    key: "password".into()
-                }
+                origin: Origin::Secret { name: "creds".into(), key: "password".into() }
             })
         );
         assert_eq!(e.get("POD").map(|v| v.value.clone()), Some(Value::Unknown));
-        assert_eq!(
-            e.get("POD").map(|v| v.origin.clone()),
-            Some(Origin::FieldRef("metadata.name".into()))
-        );
-        assert_eq!(
-            e.get("MEM").map(|v| v.origin.clone()),
-            Some(Origin::ResourceFieldRef("limits.memory".into()))
-        );
+        assert_eq!(e.get("POD").map(|v| v.origin.clone()), Some(Origin::FieldRef("metadata.name".into())));
+        assert_eq!(e.get("MEM").map(|v| v.origin.clone()), Some(Origin::ResourceFieldRef("limits.memory".into())));
         assert_eq!(known(&e, "EMPTY").as_deref(), Some(""));
         assert_eq!(known(&e, "NOVALUE").as_deref(), Some(""));
         let from_pw = e.get("FROM_PW").cloned();
-        assert_eq!(
-            from_pw.as_ref().map(|v| &v.value),
-            Some(&Value::Unknown),
-            "expansion of a Secret is unknown"
-        );
-        assert!(
-            from_pw.is_some_and(|v| v.origin.is_secret()),
-            "and keeps the Secret origin"
-        );
+        assert_eq!(from_pw.as_ref().map(|v| &v.value), Some(&Value::Unknown), "expansion of a Secret is unknown");
+        assert!(from_pw.is_some_and(|v| v.origin.is_secret()), "and keeps the Secret origin");
         assert_eq!(e.get("FROM_POD").map(|v| v.value.clone()), Some(Value::Unknown));
     }
 
@@ -700,26 +603,10 @@ mod tests {
         }));
         // In the cluster: "gone" is known not to exist.
         let e = resolve("ns", &c, &cms());
-        assert_eq!(
-            known(&e, "A").as_deref(),
-            Some("before"),
-            "missing optional ConfigMap skips the entry"
-        );
-        assert_eq!(
-            known(&e, "B").as_deref(),
-            Some("before"),
-            "missing optional key skips the entry"
-        );
-        assert_eq!(
-            e.get("C").map(|v| v.value.clone()),
-            Some(Value::Unknown),
-            "missing required ConfigMap"
-        );
-        assert_eq!(
-            e.get("D").map(|v| v.value.clone()),
-            Some(Value::Unknown),
-            "missing required key"
-        );
+        assert_eq!(known(&e, "A").as_deref(), Some("before"), "missing optional ConfigMap skips the entry");
+        assert_eq!(known(&e, "B").as_deref(), Some("before"), "missing optional key skips the entry");
+        assert_eq!(e.get("C").map(|v| v.value.clone()), Some(Value::Unknown), "missing required ConfigMap");
+        assert_eq!(e.get("D").map(|v| v.value.clone()), Some(Value::Unknown), "missing required key");
         assert_eq!(e.presence("E"), Presence::Unset);
         // Offline without the ConfigMap: optional or not, the value is unknown.
         let mut offline = cms();
@@ -727,17 +614,10 @@ mod tests {
         let e = resolve("ns", &c, &offline);
         assert_eq!(e.get("A").map(|v| v.value.clone()), Some(Value::Unknown));
         assert_eq!(e.get("E").map(|v| v.value.clone()), Some(Value::Unknown));
-        assert_eq!(
-            known(&e, "B").as_deref(),
-            Some("before"),
-            "a found map with a missing optional key is still known"
-        );
+        assert_eq!(known(&e, "B").as_deref(), Some("before"), "a found map with a missing optional key is still known");
         // Wrong namespace: not found.
         let e = resolve("elsewhere", &c, &cms());
-        assert_eq!(
-            e.get("B").and_then(|v| v.value.known().map(str::to_string)).as_deref(),
-            Some("before")
-        );
+        assert_eq!(e.get("B").and_then(|v| v.value.known().map(str::to_string)).as_deref(), Some("before"));
     }
 
     #[test]
@@ -746,17 +626,10 @@ mod tests {
             json!({"envFrom": [{"configMapRef": {"name": "gone", "optional": true}}], "env": [{"name": "X", "value": "1"}]}),
         );
         let e = resolve("ns", &c, &cms());
-        assert_eq!(
-            e.presence("NATS_URL"),
-            Presence::Unset,
-            "absent optional envFrom defines nothing"
-        );
+        assert_eq!(e.presence("NATS_URL"), Presence::Unset, "absent optional envFrom defines nothing");
         let c = container(json!({"envFrom": [{"configMapRef": {"name": "gone"}}]}));
         let e = resolve("ns", &c, &cms());
-        assert!(
-            matches!(e.presence("NATS_URL"), Presence::Maybe(_)),
-            "absent required: nothing known"
-        );
+        assert!(matches!(e.presence("NATS_URL"), Presence::Maybe(_)), "absent required: nothing known");
         let mut offline = cms();
         offline.complete = false;
         let c = container(
@@ -766,13 +639,7 @@ mod tests {
         match e.presence("P_NATS_URL") {
             Presence::Maybe(v) => {
                 assert_eq!(v.value, Value::Unknown);
-                assert_eq!(
-                    v.origin,
-                    Origin::EnvFromConfigMap {
-                        name: "unseen".into(),
-                        prefix: "P_".into()
-                    }
-                );
+                assert_eq!(v.origin, Origin::EnvFromConfigMap { name: "unseen".into(), prefix: "P_".into() });
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -786,26 +653,11 @@ mod tests {
             "env": [{"name": "CORDUM_ENV", "value": "production"}, {"name": "REF", "value": "$(NATS_TOKEN)"}]
         }));
         let e = resolve("ns", &c, &cms());
-        let secret = Origin::EnvFromSecret {
-            name: "creds".into(),
-            prefix: String::new(),
-        };
+        let secret = Origin::EnvFromSecret { name: "creds".into(), prefix: String::new() };
         // Defined earlier by a ConfigMap, possibly overridden by the Secret: set, value unknown.
-        assert_eq!(
-            e.presence("NATS_URL"),
-            Presence::Set(&Var {
-                value: Value::Unknown,
-                origin: secret.clone()
-            })
-        );
+        assert_eq!(e.presence("NATS_URL"), Presence::Set(&Var { value: Value::Unknown, origin: secret.clone() }));
         // Not defined anywhere we can see: maybe.
-        assert_eq!(
-            e.presence("NATS_TOKEN"),
-            Presence::Maybe(&Var {
-                value: Value::Unknown,
-                origin: secret.clone()
-            })
-        );
+        assert_eq!(e.presence("NATS_TOKEN"), Presence::Maybe(&Var { value: Value::Unknown, origin: secret.clone() }));
         // A later env entry is certain.
         assert_eq!(known(&e, "CORDUM_ENV").as_deref(), Some("production"));
         // Expanding a maybe-variable is unknown, not "left as written".

@@ -82,11 +82,7 @@ impl WorkloadReport {
 
     /// Names of the containers running with the plaintext override, in report order.
     pub fn override_containers(&self) -> Vec<String> {
-        self.containers
-            .iter()
-            .filter(|c| c.override_active())
-            .map(|c| c.name.clone())
-            .collect()
+        self.containers.iter().filter(|c| c.override_active()).map(|c| c.name.clone()).collect()
     }
 
     /// Every finding, container by container.
@@ -109,12 +105,7 @@ pub fn evaluate_workload(
         .filter(|(c, _)| spec.containers.is_empty() || spec.containers.contains(&c.name))
         .map(|(c, init)| {
             let env = env::resolve(w.namespace, c, cms);
-            let input = ContainerInput {
-                name: &c.name,
-                init,
-                env: &env,
-                annotations: w.annotations,
-            };
+            let input = ContainerInput { name: &c.name, init, env: &env, annotations: w.annotations };
             rules::evaluate_container(spec, &input, ctx)
         })
         .collect();
@@ -131,10 +122,7 @@ mod tests {
     use serde_json::json;
 
     fn ctx() -> EvalContext {
-        EvalContext {
-            now: "2026-06-01T12:00:00Z".parse().unwrap(),
-            incident_deadline: None,
-        }
+        EvalContext { now: "2026-06-01T12:00:00Z".parse().unwrap(), incident_deadline: None }
     }
 
     fn pod() -> PodSpec {
@@ -158,12 +146,7 @@ mod tests {
 
     fn run(spec: &NatsTransportPolicySpec, annots: &BTreeMap<String, String>) -> WorkloadReport {
         let pod = pod();
-        let w = WorkloadInput {
-            namespace: "ns",
-            name: "sched",
-            annotations: annots,
-            pod_spec: &pod,
-        };
+        let w = WorkloadInput { namespace: "ns", name: "sched", annotations: annots, pod_spec: &pod };
         evaluate_workload(spec, &w, &ConfigMaps::unknown(), &ctx())
     }
 
@@ -171,28 +154,10 @@ mod tests {
     fn init_containers_first_then_containers_in_pod_order() {
         let r = run(&NatsTransportPolicySpec::default(), &BTreeMap::new());
         let names: Vec<(&str, bool)> = r.containers.iter().map(|c| (c.name.as_str(), c.init)).collect();
-        assert_eq!(
-            names,
-            [
-                ("migrate", true),
-                ("wait", true),
-                ("scheduler", false),
-                ("sidecar", false)
-            ]
-        );
+        assert_eq!(names, [("migrate", true), ("wait", true), ("scheduler", false), ("sidecar", false)]);
         // The init container in production without TLS is judged like any other.
-        assert!(
-            r.containers[0]
-                .findings
-                .iter()
-                .any(|f| f.code == Code::PlaintextTransport)
-        );
-        assert!(
-            r.containers[0]
-                .findings
-                .iter()
-                .all(|f| f.message.starts_with("init container \"migrate\""))
-        );
+        assert!(r.containers[0].findings.iter().any(|f| f.code == Code::PlaintextTransport));
+        assert!(r.containers[0].findings.iter().all(|f| f.message.starts_with("init container \"migrate\"")));
         assert!(!r.compliant());
         assert!(r.override_active());
         assert_eq!(r.override_containers(), ["scheduler"]);
@@ -225,12 +190,7 @@ mod tests {
     fn empty_pod() {
         let pod = PodSpec::default();
         let a = BTreeMap::new();
-        let w = WorkloadInput {
-            namespace: "ns",
-            name: "x",
-            annotations: &a,
-            pod_spec: &pod,
-        };
+        let w = WorkloadInput { namespace: "ns", name: "x", annotations: &a, pod_spec: &pod };
         let r = evaluate_workload(&NatsTransportPolicySpec::default(), &w, &ConfigMaps::unknown(), &ctx());
         assert!(r.containers.is_empty() && r.compliant() && !r.override_active());
     }

@@ -23,11 +23,11 @@ impl Timing {
     }
 }
 
-/// The rollback deadline: the `rollback-by` annotation when it parses, never later than
-/// `started_at + max_duration`, and that cap when the annotation is absent or unreadable.
-pub fn rollback_by(started_at: Timestamp, annotation: Option<&str>, max_duration: SignedDuration) -> Timestamp {
+/// The rollback deadline: the asked one (the `rollback-by` annotation, when it parses), never
+/// later than `started_at + max_duration`, and that cap when none was asked.
+pub fn rollback_by(started_at: Timestamp, asked: Option<Timestamp>, max_duration: SignedDuration) -> Timestamp {
     let cap = started_at.checked_add(max_duration).unwrap_or(started_at);
-    match annotation.and_then(|a| a.trim().parse::<Timestamp>().ok()) {
+    match asked {
         Some(asked) if asked < cap => asked,
         _ => cap,
     }
@@ -126,7 +126,7 @@ pub fn plan(
         started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(started_at),
         rollback_by: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(rollback_by(
             started_at,
-            annotations.get(annotations::ROLLBACK_BY).map(String::as_str),
+            crate::rules::rollback_by(annotations).and_then(Result::ok),
             timing.max_duration,
         )),
     };
@@ -210,12 +210,16 @@ mod tests {
     fn deadline_is_annotation_capped_by_max_duration() {
         let start = ts("2026-01-01T00:00:00Z");
         let max = SignedDuration::from_hours(4);
+        let asked = |s: &str| {
+            let annotations = [(annotations::ROLLBACK_BY.to_string(), s.to_string())].into();
+            crate::rules::rollback_by(&annotations).and_then(Result::ok)
+        };
         assert_eq!(rollback_by(start, None, max), ts("2026-01-01T04:00:00Z"));
-        assert_eq!(rollback_by(start, Some("2026-01-01T01:00:00Z"), max), ts("2026-01-01T01:00:00Z"));
-        assert_eq!(rollback_by(start, Some("2026-01-02T00:00:00Z"), max), ts("2026-01-01T04:00:00Z"));
-        assert_eq!(rollback_by(start, Some("tomorrow"), max), ts("2026-01-01T04:00:00Z"));
+        assert_eq!(rollback_by(start, asked("2026-01-01T01:00:00Z"), max), ts("2026-01-01T01:00:00Z"));
+        assert_eq!(rollback_by(start, asked("2026-01-02T00:00:00Z"), max), ts("2026-01-01T04:00:00Z"));
+        assert_eq!(rollback_by(start, asked("tomorrow"), max), ts("2026-01-01T04:00:00Z"));
         // A deadline already in the past is honoured: the incident is overdue at once.
-        assert_eq!(rollback_by(start, Some("2025-12-31T00:00:00Z"), max), ts("2025-12-31T00:00:00Z"));
+        assert_eq!(rollback_by(start, asked("2025-12-31T00:00:00Z"), max), ts("2025-12-31T00:00:00Z"));
     }
 
     #[test]
@@ -237,5 +241,124 @@ mod tests {
             next_wakeup(deadline, warn, Some(ts("2026-01-01T04:00:05Z")), ts("2026-01-01T04:10:00Z")),
             Some(ts("2026-01-01T05:00:05Z"))
         );
+    }
+
+    use crate::evaluate::ContainerReport;
+
+    fn report(production: Option<bool>, gate: Option<bool>, ovr: Option<bool>) -> WorkloadReport {
+        WorkloadReport {
+            containers: vec![ContainerReport {
+                name: "scheduler".into(),
+                init: false,
+                production,
+                gate_accepts: gate,
+                override_truthy: ovr,
+                findings: vec![],
+            }],
+        }
+    }
+
+    const TIMING: Timing =
+        Timing { max_duration: SignedDuration::from_hours(4), warn_before: SignedDuration::from_mins(30) };
+    const TARGET: Target<'static> = Target { policy: "p", deployment: "api", uid: "u-1" };
+
+    fn open_incident(
+        spec: NatsTransportIncidentSpec,
+        state: IncidentState,
+        notice: Option<&str>,
+    ) -> NatsTransportIncident {
+        let mut i = NatsTransportIncident::new("api-1", spec);
+        i.status = Some(crate::crd::NatsTransportIncidentStatus {
+            state,
+            last_overdue_notice: notice.map(|n| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ts(n))),
+            ..Default::default()
+        });
+        i
+    }
+
+    #[test]
+    fn an_active_override_opens_an_incident_with_owner_and_deadline() {
+        let now = ts("2026-01-01T00:00:00Z");
+        let ann: BTreeMap<String, String> = [
+            (annotations::OWNER.to_string(), " alice ".to_string()),
+            (annotations::REASON.to_string(), "INC-1".to_string()),
+            (annotations::ROLLBACK_BY.to_string(), "2026-01-01T02:00:00Z".to_string()),
+        ]
+        .into();
+        let r = report(Some(true), Some(false), Some(true));
+        let plan = plan(TARGET, &Observation::Evaluated { report: &r, annotations: &ann }, None, TIMING, now);
+        let Plan::Open { spec, state } = plan else { panic!("expected Open, got {plan:?}") };
+        assert_eq!(state, IncidentState::Active);
+        assert_eq!(spec.owner.as_deref(), Some("alice"));
+        assert_eq!(spec.reason.as_deref(), Some("INC-1"));
+        assert_eq!(spec.started_at.0, now);
+        assert_eq!(spec.rollback_by.0, ts("2026-01-01T02:00:00Z"));
+        assert_eq!(spec.containers, ["scheduler"]);
+        assert_eq!((spec.deployment.name.as_str(), spec.deployment.uid.as_str()), ("api", "u-1"));
+    }
+
+    #[test]
+    fn an_open_incident_keeps_its_start_and_escalates_hourly() {
+        let start = ts("2026-01-01T00:00:00Z");
+        let ann = BTreeMap::new();
+        let r = report(Some(true), Some(false), Some(true));
+        let Plan::Open { spec, .. } =
+            plan(TARGET, &Observation::Evaluated { report: &r, annotations: &ann }, None, TIMING, start)
+        else {
+            panic!()
+        };
+        let obs = Observation::Evaluated { report: &r, annotations: &ann };
+        // Past the deadline (start + 4h), first time: Overdue with a notice; startedAt unchanged.
+        let i = open_incident(spec.clone(), IncidentState::DeadlineApproaching, None);
+        let later = ts("2026-01-01T04:10:00Z");
+        let Plan::Keep { spec: kept, state, overdue_notice } = plan(TARGET, &obs, Some(&i), TIMING, later) else {
+            panic!()
+        };
+        assert_eq!((state, overdue_notice, kept.started_at.0), (IncidentState::Overdue, true, start));
+        // Noticed 30 minutes ago: no new notice; an hour ago: again.
+        let i = open_incident(spec.clone(), IncidentState::Overdue, Some("2026-01-01T04:00:00Z"));
+        assert!(matches!(
+            plan(TARGET, &obs, Some(&i), TIMING, ts("2026-01-01T04:30:00Z")),
+            Plan::Keep { overdue_notice: false, .. }
+        ));
+        assert!(matches!(
+            plan(TARGET, &obs, Some(&i), TIMING, ts("2026-01-01T05:00:00Z")),
+            Plan::Keep { overdue_notice: true, .. }
+        ));
+    }
+
+    #[test]
+    fn resolutions_say_why() {
+        let now = ts("2026-01-01T00:00:00Z");
+        let ann = BTreeMap::new();
+        let active = report(Some(true), Some(false), Some(true));
+        let Plan::Open { spec, .. } =
+            plan(TARGET, &Observation::Evaluated { report: &active, annotations: &ann }, None, TIMING, now)
+        else {
+            panic!()
+        };
+        let i = open_incident(spec, IncidentState::Active, None);
+        let resolve = |r: WorkloadReport| {
+            plan(TARGET, &Observation::Evaluated { report: &r, annotations: &ann }, Some(&i), TIMING, now)
+        };
+        assert_eq!(resolve(report(Some(true), Some(false), Some(false))), Plan::Resolve(Resolution::OverrideRemoved));
+        assert_eq!(resolve(report(Some(true), Some(true), Some(false))), Plan::Resolve(Resolution::OverrideRemoved));
+        assert_eq!(resolve(report(Some(true), Some(true), Some(true))), Plan::Resolve(Resolution::SwitchedToTLS));
+        assert_eq!(
+            resolve(report(Some(false), Some(false), Some(true))),
+            Plan::Resolve(Resolution::NoLongerProduction)
+        );
+        // Undeterminable: the incident stays open, unchanged.
+        assert!(matches!(resolve(report(None, Some(false), Some(true))), Plan::Keep { .. }));
+        assert!(matches!(resolve(report(Some(true), Some(false), None)), Plan::Keep { .. }));
+        assert_eq!(
+            plan(TARGET, &Observation::Deleted, Some(&i), TIMING, now),
+            Plan::Resolve(Resolution::WorkloadDeleted)
+        );
+        assert_eq!(
+            plan(TARGET, &Observation::OutOfScope, Some(&i), TIMING, now),
+            Plan::Resolve(Resolution::OutOfScope)
+        );
+        assert_eq!(plan(TARGET, &Observation::Deleted, None, TIMING, now), Plan::Nothing);
     }
 }

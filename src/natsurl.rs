@@ -158,11 +158,7 @@ pub fn analyze(raw: &str) -> UrlAnalysis {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .enumerate()
-        .map(|(i, s)| UrlEntry {
-            index: i + 1,
-            redacted: redact(s),
-            parsed: parse_entry(s),
-        })
+        .map(|(i, s)| UrlEntry { index: i + 1, redacted: redact(s), parsed: parse_entry(s) })
         .collect();
     // nats.go prefixes a bare entry with `connScheme()`, which is `ws` once the first entry put
     // the pool in websocket mode (TLS options are applied only after the pool is built).
@@ -234,13 +230,7 @@ fn parse_entry(entry: &str) -> Result<ServerUrl, UrlError> {
         None | Some("") => None,
         Some(p) => Some(parse_port(p)?),
     };
-    Ok(ServerUrl {
-        scheme,
-        implicit_scheme,
-        host: host.to_string(),
-        port,
-        has_userinfo: userinfo.is_some(),
-    })
+    Ok(ServerUrl { scheme, implicit_scheme, host: host.to_string(), port, has_userinfo: userinfo.is_some() })
 }
 
 /// Split `host[:port]` / `[v6][:port]`, validating the host characters as Go's `net/url` does.
@@ -252,9 +242,7 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
         // An IPv6 literal, optionally with a zone (`fe80::1%25eth0`).
         let (addr, zone) = host.split_once('%').unwrap_or((host, ""));
         let addr_ok = addr.contains(':') && addr.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
-        let zone_ok = zone
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '-' | '_' | '.'));
+        let zone_ok = zone.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '-' | '_' | '.'));
         if !addr_ok || !zone_ok {
             return Err(UrlError::MalformedHost);
         }
@@ -296,10 +284,7 @@ fn parse_port(p: &str) -> Result<u16, UrlError> {
 fn valid_host_char(c: char) -> bool {
     !c.is_ascii()
         || c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            '-' | '_' | '.' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ';' | '=' | '%'
-        )
+        || matches!(c, '-' | '_' | '.' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ';' | '=' | '%')
 }
 
 /// Characters Go's `net/url` accepts in userinfo.
@@ -377,10 +362,7 @@ mod tests {
     #[test]
     fn client_parses_entries() {
         let u = one("nats://nats:4222").unwrap();
-        assert_eq!(
-            (u.scheme, u.host.as_str(), u.port, u.implicit_scheme),
-            (Scheme::Nats, "nats", Some(4222), false)
-        );
+        assert_eq!((u.scheme, u.host.as_str(), u.port, u.implicit_scheme), (Scheme::Nats, "nats", Some(4222), false));
         let u = one("nats.example.com:4222").unwrap();
         assert_eq!(
             (u.scheme, u.host.as_str(), u.port, u.implicit_scheme),
@@ -395,10 +377,7 @@ mod tests {
         let u = one("tls://[::1]:4222").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", Some(4222)));
         let u = one("[fe80::1%25eth0]").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.scheme),
-            ("fe80::1%25eth0", None, Scheme::Nats)
-        );
+        assert_eq!((u.host.as_str(), u.port, u.scheme), ("fe80::1%25eth0", None, Scheme::Nats));
         let u = one("nats://h:").unwrap();
         assert_eq!(u.port, None, "empty port means the default port");
         let u = one("nats://h:4222/some/path?x=1").unwrap();
@@ -475,11 +454,7 @@ mod tests {
             ("http://a", false, false, false),
         ] {
             let a = analyze(raw);
-            assert_eq!(
-                (a.encrypted, a.mixed, a.mixed_websocket),
-                (encrypted, mixed, mixed_ws),
-                "{raw:?}"
-            );
+            assert_eq!((a.encrypted, a.mixed, a.mixed_websocket), (encrypted, mixed, mixed_ws), "{raw:?}");
         }
     }
 

@@ -123,10 +123,7 @@ pub fn incident(deployment: &str, incident: &str, recorded: Option<IncidentState
             out.push(notice(
                 true,
                 OVERRIDE_ACTIVATED,
-                format!(
-                    "Plaintext NATS override in use (owner: {owner}); roll back by {}",
-                    spec.rollback_by.0
-                ),
+                format!("Plaintext NATS override in use (owner: {owner}); roll back by {}", spec.rollback_by.0),
             ));
             out.extend(state_notices(&notice, None, *state, true, spec.rollback_by.0));
         }

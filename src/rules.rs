@@ -91,11 +91,7 @@ fn why_unreadable(name: &str, origin: &Origin, maybe: bool) -> String {
         Origin::FieldRef(_) | Origin::ResourceFieldRef(_) => "it is only known in the running pod",
         Origin::Literal => "it expands a variable whose value is unknown",
     };
-    if maybe {
-        format!("{name} may be set by {origin} ({how})")
-    } else {
-        format!("{name} comes from {origin} ({how})")
-    }
+    if maybe { format!("{name} may be set by {origin} ({how})") } else { format!("{name} comes from {origin} ({how})") }
 }
 
 fn unreadable_reason(name: &str, st: State<'_>) -> String {
@@ -109,11 +105,7 @@ fn unreadable_reason(name: &str, st: State<'_>) -> String {
 /// `s` quoted on one line (control characters escaped), cut to [`MAX_SHOWN`] characters.
 fn shown(s: &str) -> String {
     let cut: String = s.chars().take(MAX_SHOWN).collect();
-    if cut.len() < s.len() {
-        format!("{:?}…", cut)
-    } else {
-        format!("{cut:?}")
-    }
+    if cut.len() < s.len() { format!("{:?}…", cut) } else { format!("{cut:?}") }
 }
 
 /// Collects findings for one container.
@@ -266,11 +258,7 @@ fn url(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, out: &mut Out<'_>) ->
             return None;
         }
     };
-    Some(Url {
-        shown: shown(&natsurl::redact(raw)),
-        defaulted,
-        analysis: natsurl::analyze(raw),
-    })
+    Some(Url { shown: shown(&natsurl::redact(raw)), defaulted, analysis: natsurl::analyze(raw) })
 }
 
 /// Whether the override is truthy (`None` when it cannot be read); reports unrecognized values.
@@ -396,9 +384,7 @@ fn production_gate(
 /// The `natsguard.io/rollback-by` annotation: `None` when absent, `Some(Err(text))` (the text
 /// quoted for messages) when it is not an RFC 3339 time.
 pub fn rollback_by(annots: &BTreeMap<String, String>) -> Option<Result<Timestamp, String>> {
-    annots
-        .get(annotations::ROLLBACK_BY)
-        .map(|s| s.trim().parse::<Timestamp>().map_err(|_| shown(s)))
+    annots.get(annotations::ROLLBACK_BY).map(|s| s.trim().parse::<Timestamp>().map_err(|_| shown(s)))
 }
 
 /// The incident's rollback deadline: the operator's, else the `rollback-by` annotation.
@@ -410,13 +396,9 @@ fn deadline(annots: &BTreeMap<String, String>, ctx: &EvalContext) -> (Option<Tim
     match rollback_by(annots) {
         None => (None, String::new()),
         Some(Ok(t)) => (Some(t), String::new()),
-        Some(Err(text)) => (
-            None,
-            format!(
-                " (annotation {} is {text} which is not an RFC 3339 time)",
-                annotations::ROLLBACK_BY
-            ),
-        ),
+        Some(Err(text)) => {
+            (None, format!(" (annotation {} is {text} which is not an RFC 3339 time)", annotations::ROLLBACK_BY))
+        }
     }
 }
 
@@ -547,11 +529,7 @@ fn tls_findings(
             if let State::Known(s) = State::of(env, &t.insecure)
                 && is_truthy(s)
             {
-                let sev = if production == Some(true) {
-                    Severity::Violation
-                } else {
-                    Severity::Warning
-                };
+                let sev = if production == Some(true) { Severity::Violation } else { Severity::Warning };
                 out.push(
                     Code::TlsVerificationDisabled,
                     sev,
@@ -574,15 +552,12 @@ fn auth_findings(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, production:
 
     let userpass = user.is_set() && pass.is_set();
     let userpass_name = format!("{}/{}", a.username_var, a.password_var);
-    let modes: Vec<&str> = [
-        (userpass, userpass_name.as_str()),
-        (token.is_set(), &a.token_var),
-        (nkey.is_set(), &a.nkey_var),
-    ]
-    .into_iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, n)| n)
-    .collect();
+    let modes: Vec<&str> =
+        [(userpass, userpass_name.as_str()), (token.is_set(), &a.token_var), (nkey.is_set(), &a.nkey_var)]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| n)
+            .collect();
 
     if production == Some(true) && modes.is_empty() {
         // A mode that an opaque envFrom source may complete: not known to be missing.
@@ -592,11 +567,7 @@ fn auth_findings(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, production:
         if !possible {
             out.push(
                 Code::AuthMissing,
-                if enforce {
-                    Severity::Violation
-                } else {
-                    Severity::Warning
-                },
+                if enforce { Severity::Violation } else { Severity::Warning },
                 format!(
                     "no NATS credentials are configured in production; set {} and {}, or {}, or {} from a Secret",
                     a.username_var, a.password_var, a.token_var, a.nkey_var
@@ -690,10 +661,7 @@ mod tests {
     }
 
     fn ctx() -> EvalContext {
-        EvalContext {
-            now: ts(NOW),
-            incident_deadline: None,
-        }
+        EvalContext { now: ts(NOW), incident_deadline: None }
     }
 
     fn lit(name: &str, value: &str) -> J {
@@ -709,10 +677,7 @@ mod tests {
     }
 
     fn config_maps() -> ConfigMaps {
-        let mut c = ConfigMaps {
-            complete: true,
-            ..Default::default()
-        };
+        let mut c = ConfigMaps { complete: true, ..Default::default() };
         c.insert(
             "ns",
             "cfg",
@@ -757,12 +722,7 @@ mod tests {
                 "containers": [{"name": "app", "env": env, "envFrom": self.env_from}]
             }))
             .unwrap();
-            let w = WorkloadInput {
-                namespace: "ns",
-                name: "sched",
-                annotations: &self.annotations,
-                pod_spec: &pod,
-            };
+            let w = WorkloadInput { namespace: "ns", name: "sched", annotations: &self.annotations, pod_spec: &pod };
             let mut r = evaluate_workload(&self.spec, &w, &config_maps(), &self.ctx);
             assert_eq!(r.containers.len(), 1);
             let c = r.containers.remove(0);
@@ -782,11 +742,7 @@ mod tests {
     }
 
     fn msg(r: &ContainerReport, code: Code) -> String {
-        r.findings
-            .iter()
-            .find(|f| f.code == code)
-            .map(|f| f.message.clone())
-            .unwrap_or_default()
+        r.findings.iter().find(|f| f.code == code).map(|f| f.message.clone()).unwrap_or_default()
     }
 
     use Code::*;
@@ -819,51 +775,23 @@ mod tests {
         check(
             &Run::new(),
             vec![
-                (
-                    "tls ok",
-                    vec![prod(), auth(), lit("NATS_URL", "tls://nats:4222")],
-                    vec![],
-                ),
-                (
-                    "tls list ok",
-                    vec![prod(), auth(), lit("NATS_URL", "tls://a:4222, tls://b:4222")],
-                    vec![],
-                ),
-                (
-                    "unset uses plaintext default",
-                    vec![prod(), auth()],
-                    vec![(PlaintextTransport, V)],
-                ),
+                ("tls ok", vec![prod(), auth(), lit("NATS_URL", "tls://nats:4222")], vec![]),
+                ("tls list ok", vec![prod(), auth(), lit("NATS_URL", "tls://a:4222, tls://b:4222")], vec![]),
+                ("unset uses plaintext default", vec![prod(), auth()], vec![(PlaintextTransport, V)]),
                 (
                     "empty uses plaintext default",
                     vec![prod(), auth(), lit("NATS_URL", "")],
                     vec![(PlaintextTransport, V)],
                 ),
-                (
-                    "nats",
-                    vec![prod(), auth(), lit("NATS_URL", "nats://nats:4222")],
-                    vec![(PlaintextTransport, V)],
-                ),
-                (
-                    "bare host",
-                    vec![prod(), auth(), lit("NATS_URL", "nats:4222")],
-                    vec![(PlaintextTransport, V)],
-                ),
-                (
-                    "ws",
-                    vec![prod(), auth(), lit("NATS_URL", "ws://nats:80")],
-                    vec![(PlaintextTransport, V)],
-                ),
+                ("nats", vec![prod(), auth(), lit("NATS_URL", "nats://nats:4222")], vec![(PlaintextTransport, V)]),
+                ("bare host", vec![prod(), auth(), lit("NATS_URL", "nats:4222")], vec![(PlaintextTransport, V)]),
+                ("ws", vec![prod(), auth(), lit("NATS_URL", "ws://nats:80")], vec![(PlaintextTransport, V)]),
                 (
                     "uppercase TLS",
                     vec![prod(), auth(), lit("NATS_URL", "TLS://nats:4222")],
                     vec![(TlsSchemeRejected, V)],
                 ),
-                (
-                    "wss",
-                    vec![prod(), auth(), lit("NATS_URL", "wss://nats:443")],
-                    vec![(TlsSchemeRejected, V)],
-                ),
+                ("wss", vec![prod(), auth(), lit("NATS_URL", "wss://nats:443")], vec![(TlsSchemeRejected, V)]),
                 (
                     "leading space",
                     vec![prod(), auth(), lit("NATS_URL", " tls://nats:4222")],
@@ -874,11 +802,7 @@ mod tests {
                     vec![prod(), auth(), lit("NATS_URL", "nats://a:4222,tls://b:4222")],
                     vec![(TlsSchemeRejected, V), (MixedSchemes, W)],
                 ),
-                (
-                    "url from configmap",
-                    vec![prod(), auth(), from_cm("NATS_URL", "url")],
-                    vec![],
-                ),
+                ("url from configmap", vec![prod(), auth(), from_cm("NATS_URL", "url")], vec![]),
                 (
                     "url from secret",
                     vec![prod(), auth(), secret("NATS_URL"), lit("NATS_TLS_CA", "/ca.pem")],
@@ -909,12 +833,7 @@ mod tests {
                 ),
                 (
                     "expanded url",
-                    vec![
-                        prod(),
-                        auth(),
-                        lit("HOST", "nats"),
-                        lit("NATS_URL", "tls://$(HOST):4222"),
-                    ],
+                    vec![prod(), auth(), lit("HOST", "nats"), lit("NATS_URL", "tls://$(HOST):4222")],
                     vec![],
                 ),
             ],
@@ -926,41 +845,17 @@ mod tests {
         check(
             &Run::new(),
             vec![
-                (
-                    "staging nats",
-                    vec![staging(), lit("NATS_URL", "nats://nats:4222")],
-                    vec![],
-                ),
+                ("staging nats", vec![staging(), lit("NATS_URL", "nats://nats:4222")], vec![]),
                 ("no env at all", vec![], vec![]),
-                (
-                    "staging TLS://",
-                    vec![staging(), lit("NATS_URL", "TLS://nats:4222")],
-                    vec![],
-                ),
-                (
-                    "staging override on plaintext",
-                    vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true")],
-                    vec![],
-                ),
+                ("staging TLS://", vec![staging(), lit("NATS_URL", "TLS://nats:4222")], vec![]),
+                ("staging override on plaintext", vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true")], vec![]),
                 (
                     "staging override with tls",
-                    vec![
-                        staging(),
-                        lit("NATS_URL", "tls://n:4222"),
-                        lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true"),
-                    ],
+                    vec![staging(), lit("NATS_URL", "tls://n:4222"), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true")],
                     vec![],
                 ),
-                (
-                    "CORDUM_PRODUCTION=false",
-                    vec![lit("CORDUM_PRODUCTION", "false")],
-                    vec![],
-                ),
-                (
-                    "CORDUM_PRODUCTION=garbage",
-                    vec![lit("CORDUM_PRODUCTION", "prod")],
-                    vec![],
-                ),
+                ("CORDUM_PRODUCTION=false", vec![lit("CORDUM_PRODUCTION", "false")], vec![]),
+                ("CORDUM_PRODUCTION=garbage", vec![lit("CORDUM_PRODUCTION", "prod")], vec![]),
                 ("CORDUM_ENV=productionx", vec![lit("CORDUM_ENV", "productionx")], vec![]),
             ],
         );
@@ -976,21 +871,9 @@ mod tests {
                     vec![lit("CORDUM_ENV", "  Production\n"), auth()],
                     vec![(PlaintextTransport, V)],
                 ),
-                (
-                    "flag yes",
-                    vec![lit("CORDUM_PRODUCTION", "yes"), auth()],
-                    vec![(PlaintextTransport, V)],
-                ),
-                (
-                    "flag ON",
-                    vec![lit("CORDUM_PRODUCTION", " ON "), auth()],
-                    vec![(PlaintextTransport, V)],
-                ),
-                (
-                    "env from secret",
-                    vec![secret("CORDUM_ENV"), auth()],
-                    vec![(Indeterminate, W)],
-                ),
+                ("flag yes", vec![lit("CORDUM_PRODUCTION", "yes"), auth()], vec![(PlaintextTransport, V)]),
+                ("flag ON", vec![lit("CORDUM_PRODUCTION", " ON "), auth()], vec![(PlaintextTransport, V)]),
+                ("env from secret", vec![secret("CORDUM_ENV"), auth()], vec![(Indeterminate, W)]),
                 (
                     "env from secret but flag decides",
                     vec![secret("CORDUM_ENV"), lit("CORDUM_PRODUCTION", "1"), auth()],
@@ -1014,26 +897,14 @@ mod tests {
         );
         let r = Run::new().run(&[secret("CORDUM_ENV")]);
         assert_eq!(r.production, None);
-        assert!(
-            msg(&r, Indeterminate).contains("CORDUM_ENV comes from Secret creds"),
-            "{}",
-            msg(&r, Indeterminate)
-        );
+        assert!(msg(&r, Indeterminate).contains("CORDUM_ENV comes from Secret creds"), "{}", msg(&r, Indeterminate));
 
         let values = Run::new().spec(|s| s.environment.values = vec!["prod".into(), "live".into()]);
         check(
             &values,
             vec![
-                (
-                    "custom value",
-                    vec![lit("CORDUM_ENV", "LIVE"), auth()],
-                    vec![(PlaintextTransport, V)],
-                ),
-                (
-                    "default value no longer counts",
-                    vec![lit("CORDUM_ENV", "production"), auth()],
-                    vec![],
-                ),
+                ("custom value", vec![lit("CORDUM_ENV", "LIVE"), auth()], vec![(PlaintextTransport, V)]),
+                ("default value no longer counts", vec![lit("CORDUM_ENV", "production"), auth()], vec![]),
             ],
         );
         let always = Run::new().spec(|s| s.environment.production = ProductionMode::Always);
@@ -1041,26 +912,12 @@ mod tests {
             &always,
             vec![
                 ("always", vec![auth()], vec![(PlaintextTransport, V)]),
-                (
-                    "always beats staging",
-                    vec![staging(), auth()],
-                    vec![(PlaintextTransport, V)],
-                ),
-                (
-                    "always, env unreadable",
-                    vec![secret("CORDUM_ENV"), auth()],
-                    vec![(PlaintextTransport, V)],
-                ),
+                ("always beats staging", vec![staging(), auth()], vec![(PlaintextTransport, V)]),
+                ("always, env unreadable", vec![secret("CORDUM_ENV"), auth()], vec![(PlaintextTransport, V)]),
             ],
         );
         let never = Run::new().spec(|s| s.environment.production = ProductionMode::Never);
-        check(
-            &never,
-            vec![
-                ("never", vec![prod()], vec![]),
-                ("never, unreadable", vec![secret("CORDUM_ENV")], vec![]),
-            ],
-        );
+        check(&never, vec![("never", vec![prod()], vec![]), ("never, unreadable", vec![secret("CORDUM_ENV")], vec![])]);
         assert_eq!(never.run(&[prod()]).production, Some(false));
     }
 
@@ -1068,91 +925,41 @@ mod tests {
     fn override_in_production() {
         let ovr = || lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true");
         let base = || vec![prod(), auth(), lit("NATS_URL", "nats://nats:4222"), ovr()];
-        let owned = Run::new()
-            .annot(annotations::OWNER, "alice")
-            .annot(annotations::ROLLBACK_BY, FUTURE);
-        check(
-            &owned,
-            vec![("active, owned", base(), vec![(PlaintextOverrideActive, V)])],
-        );
+        let owned = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, FUTURE);
+        check(&owned, vec![("active, owned", base(), vec![(PlaintextOverrideActive, V)])]);
         let r = owned.run(&base());
         assert!(r.override_active());
-        assert_eq!(
-            (r.production, r.gate_accepts, r.override_truthy),
-            (Some(true), Some(false), Some(true))
-        );
+        assert_eq!((r.production, r.gate_accepts, r.override_truthy), (Some(true), Some(false), Some(true)));
         assert!(msg(&r, PlaintextOverrideActive).contains("2026-06-01T16:00:00Z"));
 
         check(
             &Run::new().annot(annotations::ROLLBACK_BY, FUTURE),
-            vec![(
-                "no owner",
-                base(),
-                vec![(PlaintextOverrideActive, V), (OverrideOwnerMissing, W)],
-            )],
+            vec![("no owner", base(), vec![(PlaintextOverrideActive, V), (OverrideOwnerMissing, W)])],
         );
         check(
             &Run::new().annot(annotations::OWNER, "  "),
-            vec![(
-                "blank owner",
-                base(),
-                vec![(PlaintextOverrideActive, V), (OverrideOwnerMissing, W)],
-            )],
+            vec![("blank owner", base(), vec![(PlaintextOverrideActive, V), (OverrideOwnerMissing, W)])],
         );
         check(
             &Run::new().spec(|s| s.r#override.require_owner = false),
             vec![("owner not required", base(), vec![(PlaintextOverrideActive, V)])],
         );
-        let past = Run::new()
-            .annot(annotations::OWNER, "alice")
-            .annot(annotations::ROLLBACK_BY, PAST);
-        check(
-            &past,
-            vec![("overdue by annotation", base(), vec![(PlaintextOverrideOverdue, V)])],
-        );
-        let exactly = Run::new()
-            .annot(annotations::OWNER, "alice")
-            .annot(annotations::ROLLBACK_BY, NOW);
-        check(
-            &exactly,
-            vec![(
-                "deadline == now is overdue",
-                base(),
-                vec![(PlaintextOverrideOverdue, V)],
-            )],
-        );
+        let past = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, PAST);
+        check(&past, vec![("overdue by annotation", base(), vec![(PlaintextOverrideOverdue, V)])]);
+        let exactly = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, NOW);
+        check(&exactly, vec![("deadline == now is overdue", base(), vec![(PlaintextOverrideOverdue, V)])]);
 
-        let mut by_incident = Run::new()
-            .annot(annotations::OWNER, "alice")
-            .annot(annotations::ROLLBACK_BY, FUTURE);
+        let mut by_incident = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, FUTURE);
         by_incident.ctx.incident_deadline = Some(ts(PAST));
-        check(
-            &by_incident,
-            vec![("incident deadline wins", base(), vec![(PlaintextOverrideOverdue, V)])],
-        );
-        let mut by_incident = Run::new()
-            .annot(annotations::OWNER, "alice")
-            .annot(annotations::ROLLBACK_BY, PAST);
+        check(&by_incident, vec![("incident deadline wins", base(), vec![(PlaintextOverrideOverdue, V)])]);
+        let mut by_incident = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, PAST);
         by_incident.ctx.incident_deadline = Some(ts(FUTURE));
-        check(
-            &by_incident,
-            vec![(
-                "incident deadline wins (future)",
-                base(),
-                vec![(PlaintextOverrideActive, V)],
-            )],
-        );
+        check(&by_incident, vec![("incident deadline wins (future)", base(), vec![(PlaintextOverrideActive, V)])]);
 
-        let bad = Run::new()
-            .annot(annotations::OWNER, "alice")
-            .annot(annotations::ROLLBACK_BY, "tomorrow");
+        let bad = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, "tomorrow");
         let r = bad.run(&base());
         assert_eq!(codes(&r), vec![(PlaintextOverrideActive, V)]);
-        assert!(
-            msg(&r, PlaintextOverrideActive).contains("not an RFC 3339"),
-            "{}",
-            msg(&r, PlaintextOverrideActive)
-        );
+        assert!(msg(&r, PlaintextOverrideActive).contains("not an RFC 3339"), "{}", msg(&r, PlaintextOverrideActive));
 
         check(
             &owned,
@@ -1194,12 +1001,7 @@ mod tests {
                 ),
                 (
                     "override from secret with tls: nothing to decide",
-                    vec![
-                        prod(),
-                        auth(),
-                        lit("NATS_URL", "tls://nats:4222"),
-                        secret("CORDUM_NATS_ALLOW_PLAINTEXT"),
-                    ],
+                    vec![prod(), auth(), lit("NATS_URL", "tls://nats:4222"), secret("CORDUM_NATS_ALLOW_PLAINTEXT")],
                     vec![],
                 ),
             ],
@@ -1215,16 +1017,8 @@ mod tests {
                     vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "2")],
                     vec![(OverrideValueUnrecognized, W)],
                 ),
-                (
-                    "falsy values are fine",
-                    vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", " OFF ")],
-                    vec![],
-                ),
-                (
-                    "whitespace-only is fine",
-                    vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "  ")],
-                    vec![],
-                ),
+                ("falsy values are fine", vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", " OFF ")], vec![]),
+                ("whitespace-only is fine", vec![staging(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "  ")], vec![]),
             ],
         );
     }
@@ -1234,56 +1028,16 @@ mod tests {
         check(
             &Run::new(),
             vec![
-                (
-                    "mixed",
-                    vec![staging(), lit("NATS_URL", "tls://a:4222,nats://b:4222")],
-                    vec![(MixedSchemes, W)],
-                ),
-                (
-                    "mixed wss/ws",
-                    vec![staging(), lit("NATS_URL", "wss://a,ws://b")],
-                    vec![(MixedSchemes, W)],
-                ),
-                (
-                    "not mixed",
-                    vec![staging(), lit("NATS_URL", "tls://a:4222,TLS://b:4222")],
-                    vec![],
-                ),
-                (
-                    "credentials",
-                    vec![staging(), lit("NATS_URL", "tls://u:p@a:4222")],
-                    vec![(CredentialsInUrl, W)],
-                ),
-                (
-                    "token in url",
-                    vec![staging(), lit("NATS_URL", "nats://tok@a:4222")],
-                    vec![(CredentialsInUrl, W)],
-                ),
-                (
-                    "http",
-                    vec![staging(), lit("NATS_URL", "http://a:80")],
-                    vec![(InvalidUrl, V)],
-                ),
-                (
-                    "bad port",
-                    vec![staging(), lit("NATS_URL", "tls://a:4222,nats://b:99999")],
-                    vec![(InvalidUrl, V)],
-                ),
-                (
-                    "no host",
-                    vec![staging(), lit("NATS_URL", "tls://:4222")],
-                    vec![(InvalidUrl, V)],
-                ),
-                (
-                    "only commas",
-                    vec![staging(), lit("NATS_URL", " , ")],
-                    vec![(InvalidUrl, V)],
-                ),
-                (
-                    "websocket and tcp",
-                    vec![staging(), lit("NATS_URL", "wss://a,tls://b")],
-                    vec![(InvalidUrl, V)],
-                ),
+                ("mixed", vec![staging(), lit("NATS_URL", "tls://a:4222,nats://b:4222")], vec![(MixedSchemes, W)]),
+                ("mixed wss/ws", vec![staging(), lit("NATS_URL", "wss://a,ws://b")], vec![(MixedSchemes, W)]),
+                ("not mixed", vec![staging(), lit("NATS_URL", "tls://a:4222,TLS://b:4222")], vec![]),
+                ("credentials", vec![staging(), lit("NATS_URL", "tls://u:p@a:4222")], vec![(CredentialsInUrl, W)]),
+                ("token in url", vec![staging(), lit("NATS_URL", "nats://tok@a:4222")], vec![(CredentialsInUrl, W)]),
+                ("http", vec![staging(), lit("NATS_URL", "http://a:80")], vec![(InvalidUrl, V)]),
+                ("bad port", vec![staging(), lit("NATS_URL", "tls://a:4222,nats://b:99999")], vec![(InvalidUrl, V)]),
+                ("no host", vec![staging(), lit("NATS_URL", "tls://:4222")], vec![(InvalidUrl, V)]),
+                ("only commas", vec![staging(), lit("NATS_URL", " , ")], vec![(InvalidUrl, V)]),
+                ("websocket and tcp", vec![staging(), lit("NATS_URL", "wss://a,tls://b")], vec![(InvalidUrl, V)]),
             ],
         );
         // In production an invalid list is judged by both readers.
@@ -1297,34 +1051,17 @@ mod tests {
         );
         let r = Run::new().run(&[staging(), lit("NATS_URL", "tls://a:4222,nats://b:99999,http://c")]);
         let m = msg(&r, InvalidUrl);
-        assert!(
-            m.contains("entry 2") && m.contains("entry 3") && m.contains("unsupported scheme `http`"),
-            "{m}"
-        );
-        assert_eq!(
-            r.findings.iter().filter(|f| f.code == InvalidUrl).count(),
-            1,
-            "one finding naming all bad entries"
-        );
+        assert!(m.contains("entry 2") && m.contains("entry 3") && m.contains("unsupported scheme `http`"), "{m}");
+        assert_eq!(r.findings.iter().filter(|f| f.code == InvalidUrl).count(), 1, "one finding naming all bad entries");
         let bad_default = Run::new().spec(|s| s.transport.default_url = "http://nats".into());
-        check(
-            &bad_default,
-            vec![("bad policy default url", vec![staging()], vec![(InvalidUrl, V)])],
-        );
+        check(&bad_default, vec![("bad policy default url", vec![staging()], vec![(InvalidUrl, V)])]);
         let custom_default = Run::new().spec(|s| s.transport.default_url = "tls://nats:4222".into());
-        check(
-            &custom_default,
-            vec![("policy default url", vec![prod(), auth()], vec![])],
-        );
+        check(&custom_default, vec![("policy default url", vec![prod(), auth()], vec![])]);
         let renamed = Run::new().spec(|s| s.transport.url_var = "BUS_URL".into());
         check(
             &renamed,
             vec![
-                (
-                    "renamed url var",
-                    vec![prod(), auth(), lit("BUS_URL", "tls://a:4222")],
-                    vec![],
-                ),
+                ("renamed url var", vec![prod(), auth(), lit("BUS_URL", "tls://a:4222")], vec![]),
                 (
                     "old name ignored",
                     vec![prod(), auth(), lit("NATS_URL", "tls://a:4222")],
@@ -1340,11 +1077,7 @@ mod tests {
         check(
             &Run::new(),
             vec![
-                (
-                    "ignored on plaintext",
-                    vec![staging(), lit("NATS_TLS_CA", "/ca.pem")],
-                    vec![(TlsSettingsIgnored, W)],
-                ),
+                ("ignored on plaintext", vec![staging(), lit("NATS_TLS_CA", "/ca.pem")], vec![(TlsSettingsIgnored, W)]),
                 (
                     "ignored on TLS:// (and rejected in prod)",
                     vec![
@@ -1356,11 +1089,7 @@ mod tests {
                     ],
                     vec![(TlsSchemeRejected, V), (TlsSettingsIgnored, W)],
                 ),
-                (
-                    "secret counts as set",
-                    vec![staging(), secret("NATS_TLS_KEY")],
-                    vec![(TlsSettingsIgnored, W)],
-                ),
+                ("secret counts as set", vec![staging(), secret("NATS_TLS_KEY")], vec![(TlsSettingsIgnored, W)]),
                 (
                     "empty does not count",
                     vec![staging(), lit("NATS_TLS_CA", ""), lit("NATS_TLS_SERVER_NAME", " ")],
@@ -1368,49 +1097,22 @@ mod tests {
                 ),
                 (
                     "insecure on plaintext is only ignored",
-                    vec![
-                        prod(),
-                        auth(),
-                        lit("NATS_TLS_INSECURE", "true"),
-                        lit("CORDUM_NATS_ALLOW_PLAINTEXT", "1"),
-                    ],
-                    vec![
-                        (PlaintextOverrideActive, V),
-                        (OverrideOwnerMissing, W),
-                        (TlsSettingsIgnored, W),
-                    ],
+                    vec![prod(), auth(), lit("NATS_TLS_INSECURE", "true"), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "1")],
+                    vec![(PlaintextOverrideActive, V), (OverrideOwnerMissing, W), (TlsSettingsIgnored, W)],
                 ),
                 (
                     "applied, complete",
-                    vec![
-                        prod(),
-                        auth(),
-                        tls(),
-                        lit("NATS_TLS_CERT", "/c"),
-                        lit("NATS_TLS_KEY", "/k"),
-                    ],
+                    vec![prod(), auth(), tls(), lit("NATS_TLS_CERT", "/c"), lit("NATS_TLS_KEY", "/k")],
                     vec![],
                 ),
-                (
-                    "cert only",
-                    vec![staging(), tls(), lit("NATS_TLS_CERT", "/c")],
-                    vec![(TlsMaterialIncomplete, V)],
-                ),
-                (
-                    "key only",
-                    vec![staging(), tls(), lit("NATS_TLS_KEY", "/k")],
-                    vec![(TlsMaterialIncomplete, V)],
-                ),
+                ("cert only", vec![staging(), tls(), lit("NATS_TLS_CERT", "/c")], vec![(TlsMaterialIncomplete, V)]),
+                ("key only", vec![staging(), tls(), lit("NATS_TLS_KEY", "/k")], vec![(TlsMaterialIncomplete, V)]),
                 (
                     "key only, blank cert",
                     vec![staging(), tls(), lit("NATS_TLS_CERT", " "), secret("NATS_TLS_KEY")],
                     vec![(TlsMaterialIncomplete, V)],
                 ),
-                (
-                    "both from secrets",
-                    vec![staging(), tls(), secret("NATS_TLS_CERT"), secret("NATS_TLS_KEY")],
-                    vec![],
-                ),
+                ("both from secrets", vec![staging(), tls(), secret("NATS_TLS_CERT"), secret("NATS_TLS_KEY")], vec![]),
                 (
                     "insecure in prod",
                     vec![prod(), auth(), tls(), lit("NATS_TLS_INSECURE", "TRUE")],
@@ -1421,42 +1123,17 @@ mod tests {
                     vec![staging(), tls(), lit("NATS_TLS_INSECURE", "yes")],
                     vec![(TlsVerificationDisabled, W)],
                 ),
-                (
-                    "insecure false",
-                    vec![prod(), auth(), tls(), lit("NATS_TLS_INSECURE", "false")],
-                    vec![],
-                ),
+                ("insecure false", vec![prod(), auth(), tls(), lit("NATS_TLS_INSECURE", "false")], vec![]),
             ],
         );
         let ca = Run::new().spec(|s| s.transport.required_tls = vec![TlsVar::Ca, TlsVar::ServerName]);
         check(
             &ca,
             vec![
-                (
-                    "required missing",
-                    vec![staging(), tls(), lit("NATS_TLS_CA", "/ca")],
-                    vec![(TlsMaterialMissing, W)],
-                ),
-                (
-                    "both missing",
-                    vec![staging(), tls()],
-                    vec![(TlsMaterialMissing, W), (TlsMaterialMissing, W)],
-                ),
-                (
-                    "present",
-                    vec![
-                        staging(),
-                        tls(),
-                        secret("NATS_TLS_CA"),
-                        lit("NATS_TLS_SERVER_NAME", "nats"),
-                    ],
-                    vec![],
-                ),
-                (
-                    "not applied: not raised",
-                    vec![staging(), lit("NATS_URL", "nats://n:4222")],
-                    vec![],
-                ),
+                ("required missing", vec![staging(), tls(), lit("NATS_TLS_CA", "/ca")], vec![(TlsMaterialMissing, W)]),
+                ("both missing", vec![staging(), tls()], vec![(TlsMaterialMissing, W), (TlsMaterialMissing, W)]),
+                ("present", vec![staging(), tls(), secret("NATS_TLS_CA"), lit("NATS_TLS_SERVER_NAME", "nats")], vec![]),
+                ("not applied: not raised", vec![staging(), lit("NATS_URL", "nats://n:4222")], vec![]),
             ],
         );
         let r = ca.run(&[staging(), tls(), lit("NATS_TLS_CA", "/ca")]);
@@ -1474,16 +1151,8 @@ mod tests {
             vec![
                 ("missing in prod", vec![prod(), tls()], vec![(AuthMissing, W)]),
                 ("missing outside prod", vec![staging(), tls()], vec![]),
-                (
-                    "blank token is missing",
-                    vec![prod(), tls(), lit("NATS_TOKEN", "  ")],
-                    vec![(AuthMissing, W)],
-                ),
-                (
-                    "user+pass secrets",
-                    vec![prod(), tls(), secret("NATS_USERNAME"), secret("NATS_PASSWORD")],
-                    vec![],
-                ),
+                ("blank token is missing", vec![prod(), tls(), lit("NATS_TOKEN", "  ")], vec![(AuthMissing, W)]),
+                ("user+pass secrets", vec![prod(), tls(), secret("NATS_USERNAME"), secret("NATS_PASSWORD")], vec![]),
                 ("nkey secret", vec![prod(), tls(), secret("NATS_NKEY")], vec![]),
                 (
                     "username only falls through",
@@ -1495,57 +1164,22 @@ mod tests {
                     vec![prod(), tls(), lit("NATS_USERNAME", "svc"), auth()],
                     vec![(AuthIncomplete, W)],
                 ),
-                (
-                    "password only",
-                    vec![staging(), tls(), secret("NATS_PASSWORD")],
-                    vec![(AuthIncomplete, W)],
-                ),
+                ("password only", vec![staging(), tls(), secret("NATS_PASSWORD")], vec![(AuthIncomplete, W)]),
                 (
                     "user+pass and token",
-                    vec![
-                        staging(),
-                        tls(),
-                        lit("NATS_USERNAME", "svc"),
-                        secret("NATS_PASSWORD"),
-                        auth(),
-                    ],
+                    vec![staging(), tls(), lit("NATS_USERNAME", "svc"), secret("NATS_PASSWORD"), auth()],
                     vec![(AuthAmbiguous, Info)],
                 ),
-                (
-                    "token and nkey",
-                    vec![staging(), tls(), auth(), secret("NATS_NKEY")],
-                    vec![(AuthAmbiguous, Info)],
-                ),
+                ("token and nkey", vec![staging(), tls(), auth(), secret("NATS_NKEY")], vec![(AuthAmbiguous, Info)]),
                 (
                     "literal password",
-                    vec![
-                        staging(),
-                        tls(),
-                        lit("NATS_USERNAME", "svc"),
-                        lit("NATS_PASSWORD", "pw"),
-                    ],
+                    vec![staging(), tls(), lit("NATS_USERNAME", "svc"), lit("NATS_PASSWORD", "pw")],
                     vec![(SecretInPlainEnv, W)],
                 ),
-                (
-                    "literal token",
-                    vec![prod(), tls(), lit("NATS_TOKEN", "t0k")],
-                    vec![(SecretInPlainEnv, W)],
-                ),
-                (
-                    "literal nkey",
-                    vec![prod(), tls(), lit("NATS_NKEY", "SUAxyz")],
-                    vec![(SecretInPlainEnv, W)],
-                ),
-                (
-                    "configmap token",
-                    vec![prod(), tls(), from_cm("NATS_TOKEN", "token")],
-                    vec![(SecretInPlainEnv, W)],
-                ),
-                (
-                    "empty literal password is not a secret",
-                    vec![staging(), tls(), lit("NATS_PASSWORD", "")],
-                    vec![],
-                ),
+                ("literal token", vec![prod(), tls(), lit("NATS_TOKEN", "t0k")], vec![(SecretInPlainEnv, W)]),
+                ("literal nkey", vec![prod(), tls(), lit("NATS_NKEY", "SUAxyz")], vec![(SecretInPlainEnv, W)]),
+                ("configmap token", vec![prod(), tls(), from_cm("NATS_TOKEN", "token")], vec![(SecretInPlainEnv, W)]),
+                ("empty literal password is not a secret", vec![staging(), tls(), lit("NATS_PASSWORD", "")], vec![]),
                 (
                     "literal username is fine",
                     vec![prod(), tls(), lit("NATS_USERNAME", "svc"), secret("NATS_PASSWORD")],
@@ -1593,18 +1227,10 @@ mod tests {
             &run,
             vec![
                 // Everything not set explicitly may come from the Secret.
-                (
-                    "nothing explicit: production and URL unknown",
-                    vec![],
-                    vec![(Indeterminate, W), (Indeterminate, W)],
-                ),
+                ("nothing explicit: production and URL unknown", vec![], vec![(Indeterminate, W), (Indeterminate, W)]),
                 (
                     "explicit env and url, auth may come from the secret",
-                    vec![
-                        prod(),
-                        lit("CORDUM_PRODUCTION", "1"),
-                        lit("NATS_URL", "tls://nats:4222"),
-                    ],
+                    vec![prod(), lit("CORDUM_PRODUCTION", "1"), lit("NATS_URL", "tls://nats:4222")],
                     vec![],
                 ),
                 (
@@ -1614,11 +1240,7 @@ mod tests {
                 ),
                 (
                     "explicit override off",
-                    vec![
-                        prod(),
-                        lit("NATS_URL", "nats://nats:4222"),
-                        lit("CORDUM_NATS_ALLOW_PLAINTEXT", "false"),
-                    ],
+                    vec![prod(), lit("NATS_URL", "nats://nats:4222"), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "false")],
                     vec![(PlaintextTransport, V)],
                 ),
                 (
@@ -1635,9 +1257,7 @@ mod tests {
         );
         let r = run.run(&[]);
         assert_eq!((r.production, r.gate_accepts, r.override_truthy), (None, None, None));
-        let enforce = Run::new()
-            .env_from(sref)
-            .spec(|s| s.auth.required = AuthRequirement::Enforce);
+        let enforce = Run::new().env_from(sref).spec(|s| s.auth.required = AuthRequirement::Enforce);
         check(
             &enforce,
             vec![(
@@ -1653,10 +1273,7 @@ mod tests {
         const PW: &str = "Zq7pass";
         let env = vec![
             prod(),
-            lit(
-                "NATS_URL",
-                &format!("nats://user:{PW}1@a:4222, tls://{PW}2@b:99999,http://u:{PW}3@c"),
-            ),
+            lit("NATS_URL", &format!("nats://user:{PW}1@a:4222, tls://{PW}2@b:99999,http://u:{PW}3@c")),
             lit("NATS_USERNAME", "svc"),
             lit("NATS_PASSWORD", &format!("{PW}4")),
             lit("NATS_TOKEN", &format!("{PW}5")),
@@ -1708,10 +1325,7 @@ mod tests {
     fn messages_name_the_fix_and_redact_urls() {
         let r = Run::new().run(&[prod(), auth(), lit("NATS_URL", "nats://bob:hunter2@nats:4222")]);
         let m = msg(&r, PlaintextTransport);
-        assert!(
-            m.contains("nats://***@nats:4222") && !m.contains("hunter2") && m.contains("tls://"),
-            "{m}"
-        );
+        assert!(m.contains("nats://***@nats:4222") && !m.contains("hunter2") && m.contains("tls://"), "{m}");
         let r = Run::new().run(&[prod(), auth()]);
         let m = msg(&r, PlaintextTransport);
         assert!(m.contains("unset or empty") && m.contains("nats://nats:4222"), "{m}");

@@ -59,7 +59,12 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
                 cond(READY, "False", "InvalidPolicy", why.clone()),
                 cond(COMPLIANT, "Unknown", "NotEvaluated", "The policy is invalid; nothing was evaluated".into()),
                 cond(OVERRIDE_ACTIVE, "Unknown", "NotEvaluated", "The policy is invalid; nothing was evaluated".into()),
-                cond(INCIDENT_OVERDUE, "Unknown", "NotEvaluated", "The policy is invalid; nothing was evaluated".into()),
+                cond(
+                    INCIDENT_OVERDUE,
+                    "Unknown",
+                    "NotEvaluated",
+                    "The policy is invalid; nothing was evaluated".into(),
+                ),
             ];
             return status;
         }
@@ -71,6 +76,9 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
             let ready = cond(READY, "True", "Suspended", "spec.suspend is true: evaluation is paused".into());
             status.conditions.retain(|c| c.type_ != READY);
             status.conditions.insert(0, ready);
+            for c in &mut status.conditions {
+                c.observed_generation = inputs.generation;
+            }
             return status;
         }
         Validity::Valid => {}
@@ -101,8 +109,7 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
     status.results = results;
 
     status.overrides = inputs.incidents.len() as i32;
-    let overdue: Vec<&OpenIncident> =
-        inputs.incidents.iter().filter(|i| i.state == IncidentState::Overdue).collect();
+    let overdue: Vec<&OpenIncident> = inputs.incidents.iter().filter(|i| i.state == IncidentState::Overdue).collect();
     status.overdue = overdue.len() as i32;
     status.next_deadline = inputs.incidents.iter().map(|i| i.rollback_by).min().map(Time);
 
@@ -110,7 +117,12 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
     status.conditions = vec![
         cond(READY, "True", "Evaluated", format!("Evaluated {n} selected Deployment{}", plural(n))),
         if non_compliant.is_empty() {
-            cond(COMPLIANT, "True", "NoViolations", format!("None of {n} selected Deployment{} has a violation", plural(n)))
+            cond(
+                COMPLIANT,
+                "True",
+                "NoViolations",
+                format!("None of {n} selected Deployment{} has a violation", plural(n)),
+            )
         } else {
             cond(
                 COMPLIANT,
@@ -192,4 +204,125 @@ fn list(names: &[&str]) -> String {
         out.push_str(&format!(" and {} more", names.len() - SHOWN));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluate::ContainerReport;
+    use crate::findings::Code;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn workload(name: &str, findings: &[(Code, Severity)]) -> (String, WorkloadReport) {
+        let findings = findings
+            .iter()
+            .map(|(code, severity)| Finding {
+                code: *code,
+                severity: *severity,
+                container: "c".into(),
+                message: "m".into(),
+            })
+            .collect();
+        let c = ContainerReport {
+            name: "c".into(),
+            init: false,
+            production: Some(true),
+            gate_accepts: Some(true),
+            override_truthy: Some(false),
+            findings,
+        };
+        (name.to_owned(), WorkloadReport { containers: vec![c] })
+    }
+
+    fn compute_at(
+        prev: Option<&NatsTransportPolicyStatus>,
+        workloads: &[(String, WorkloadReport)],
+        now: &str,
+    ) -> NatsTransportPolicyStatus {
+        compute(&Inputs {
+            generation: Some(3),
+            previous: prev,
+            validity: Validity::Valid,
+            workloads,
+            incidents: &[],
+            now: ts(now),
+        })
+    }
+
+    fn cond<'a>(s: &'a NatsTransportPolicyStatus, t: &str) -> &'a Condition {
+        s.conditions.iter().find(|c| c.type_ == t).unwrap()
+    }
+
+    #[test]
+    fn counts_and_results() {
+        let ws = [
+            workload("b", &[(Code::PlaintextTransport, Severity::Violation), (Code::AuthMissing, Severity::Warning)]),
+            workload("a", &[(Code::AuthAmbiguous, Severity::Info)]),
+            workload("c", &[]),
+        ];
+        let s = compute_at(None, &ws, "2026-01-01T00:00:00Z");
+        assert_eq!((s.workloads, s.compliant, s.violations, s.overrides, s.overdue), (3, 2, 1, 0, 0));
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(
+            s.results.iter().map(|r| (r.name.as_str(), r.compliant)).collect::<Vec<_>>(),
+            [("a", true), ("b", false)]
+        );
+        assert_eq!(s.results[1].findings[0].code, Code::PlaintextTransport, "most severe first");
+        assert_eq!(cond(&s, COMPLIANT).status, "False");
+        assert!(cond(&s, COMPLIANT).message.contains("b"));
+        assert!(s.conditions.iter().all(|c| c.observed_generation == Some(3)));
+    }
+
+    #[test]
+    fn unchanged_world_gives_an_identical_status_and_transition_time_moves_only_on_a_flip() {
+        let bad = [workload("a", &[(Code::PlaintextTransport, Severity::Violation)])];
+        let good = [workload("a", &[])];
+        let first = compute_at(None, &bad, "2026-01-01T00:00:00Z");
+        let again = compute_at(Some(&first), &bad, "2026-01-01T01:00:00Z");
+        assert_eq!(first, again, "nothing changed, nothing to write");
+        let fixed = compute_at(Some(&again), &good, "2026-01-01T02:00:00Z");
+        assert_eq!(cond(&fixed, COMPLIANT).last_transition_time.0, ts("2026-01-01T02:00:00Z"));
+        assert_eq!(cond(&fixed, READY).last_transition_time.0, ts("2026-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn results_are_bounded_with_violations_kept_first() {
+        let mut ws: Vec<_> =
+            (0..150).map(|i| workload(&format!("info-{i:03}"), &[(Code::AuthAmbiguous, Severity::Info)])).collect();
+        ws.push(workload("zz-bad", &[(Code::PlaintextTransport, Severity::Violation)]));
+        let s = compute_at(None, &ws, "2026-01-01T00:00:00Z");
+        assert_eq!(s.results.len(), MAX_RESULTS);
+        assert_eq!(s.results_omitted, 51);
+        assert!(s.results.iter().any(|r| r.name == "zz-bad"));
+    }
+
+    #[test]
+    fn invalid_and_suspended() {
+        let s = compute(&Inputs {
+            generation: Some(1),
+            previous: None,
+            validity: Validity::Invalid("spec.selector: bad".into()),
+            workloads: &[],
+            incidents: &[],
+            now: ts("2026-01-01T00:00:00Z"),
+        });
+        assert_eq!((cond(&s, READY).status.as_str(), cond(&s, READY).reason.as_str()), ("False", "InvalidPolicy"));
+        assert_eq!(cond(&s, COMPLIANT).status, "Unknown");
+        let prev = compute_at(None, &[workload("a", &[])], "2026-01-01T00:00:00Z");
+        let s = compute(&Inputs {
+            generation: Some(2),
+            previous: Some(&prev),
+            validity: Validity::Suspended,
+            workloads: &[],
+            incidents: &[],
+            now: ts("2026-01-01T01:00:00Z"),
+        });
+        assert_eq!(cond(&s, READY).reason, "Suspended");
+        assert_eq!(s.workloads, 1, "suspension keeps the last figures");
+        assert_eq!(s.observed_generation, Some(2));
+        assert!(s.conditions.iter().all(|c| c.observed_generation == Some(2)));
+    }
 }

@@ -31,20 +31,7 @@ mod tests {
             assert!(is_truthy(v), "{v:?} should be truthy");
             assert!(!is_falsy(v), "{v:?} should not be falsy");
         }
-        for v in [
-            "",
-            " ",
-            "2",
-            "enable",
-            "enabled",
-            "t",
-            "yess",
-            "o n",
-            "truee",
-            "1.0",
-            "ｙｅｓ",
-            "İ",
-        ] {
+        for v in ["", " ", "2", "enable", "enabled", "t", "yess", "o n", "truee", "1.0", "ｙｅｓ", "İ"] {
             assert!(!is_truthy(v), "{v:?} should not be truthy");
         }
     }

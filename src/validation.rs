@@ -63,7 +63,10 @@ fn check_selector(selector: &LabelSelector) -> Result<(), InvalidPolicy> {
         let values = req.values.as_deref().unwrap_or_default();
         match req.operator.as_str() {
             "In" | "NotIn" if values.is_empty() => {
-                return Err(invalid(format!("{field}.values"), format!("must be non-empty for operator {}", req.operator)));
+                return Err(invalid(
+                    format!("{field}.values"),
+                    format!("must be non-empty for operator {}", req.operator),
+                ));
             }
             "Exists" | "DoesNotExist" if !values.is_empty() => {
                 return Err(invalid(format!("{field}.values"), format!("must be empty for operator {}", req.operator)));
@@ -116,7 +119,9 @@ fn check_value(value: &str, field: &str) -> Result<(), InvalidPolicy> {
     } else {
         Err(invalid(
             field,
-            format!("{value:?} is not a valid label value (at most 63 of A-Z a-z 0-9 - _ ., alphanumeric at both ends)"),
+            format!(
+                "{value:?} is not a valid label value (at most 63 of A-Z a-z 0-9 - _ ., alphanumeric at both ends)"
+            ),
         ))
     }
 }

@@ -80,7 +80,9 @@ async fn run_serves_health_and_metrics_and_exits_cleanly_on_sigterm() {
     poll("/readyz 200 (caches synced)", Duration::from_secs(30), || get(port, "/readyz").filter(|(c, _)| *c == 200))
         .await;
     let metrics = poll("metrics with the open incident", Duration::from_secs(30), || {
-        get(port, "/metrics").map(|(_, b)| b).filter(|b| b.contains(&format!("natsguard_incidents_open{{namespace=\"{}\"}} 1", ns.name())))
+        get(port, "/metrics")
+            .map(|(_, b)| b)
+            .filter(|b| b.contains(&format!("natsguard_incidents_open{{namespace=\"{}\"}} 1", ns.name())))
     })
     .await;
     assert!(metrics.contains("natsguard_reconcile_total{result=\"ok\"}"), "{metrics}");
@@ -104,7 +106,8 @@ async fn run_serves_health_and_metrics_and_exits_cleanly_on_sigterm() {
     for replicas in 1..=5 {
         let status = json!({ "status": { "replicas": replicas, "readyReplicas": replicas, "observedGeneration": 1 } });
         deploys.patch_status("api", &PatchParams::default(), &Patch::Merge(&status)).await.expect("status churn");
-        let meta = json!({ "metadata": { "annotations": { "deployment.kubernetes.io/revision": replicas.to_string() } } });
+        let meta =
+            json!({ "metadata": { "annotations": { "deployment.kubernetes.io/revision": replicas.to_string() } } });
         deploys.patch("api", &PatchParams::default(), &Patch::Merge(&meta)).await.expect("annotation churn");
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -113,7 +116,8 @@ async fn run_serves_health_and_metrics_and_exits_cleanly_on_sigterm() {
     // SIGTERM: in-flight work finishes and the process exits 0.
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
-    let exit = poll("natsguard to exit after SIGTERM", Duration::from_secs(20), || child.try_wait().ok().flatten()).await;
+    let exit =
+        poll("natsguard to exit after SIGTERM", Duration::from_secs(20), || child.try_wait().ok().flatten()).await;
     let mut logs = String::new();
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut logs);

@@ -44,27 +44,16 @@ async fn deployment_is_created_and_read_back() {
     let ns = TestNamespace::new(&client, "deploy").await;
     let api = ns.api::<Deployment>();
 
-    let created = api
-        .create(&PostParams::default(), &deployment("sched"))
-        .await
-        .expect("create Deployment");
-    assert!(
-        created.metadata.uid.is_some(),
-        "the API server assigns a uid"
-    );
+    let created = api.create(&PostParams::default(), &deployment("sched")).await.expect("create Deployment");
+    assert!(created.metadata.uid.is_some(), "the API server assigns a uid");
 
     let got = api.get("sched").await.expect("read Deployment back");
     assert_eq!(got.metadata.namespace.as_deref(), Some(ns.name()));
     let spec = got.spec.expect("spec");
     assert_eq!(spec.replicas, Some(2));
     let c = &spec.template.spec.expect("pod spec").containers[0];
-    let env: Vec<(String, Option<String>)> = c
-        .env
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| (e.name, e.value))
-        .collect();
+    let env: Vec<(String, Option<String>)> =
+        c.env.clone().unwrap_or_default().into_iter().map(|e| (e.name, e.value)).collect();
     assert_eq!(
         env,
         vec![
@@ -79,10 +68,7 @@ async fn deployment_is_created_and_read_back() {
 
 fn config_map(name: &str, value: &str) -> ConfigMap {
     ConfigMap {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.to_owned()),
-            ..Default::default()
-        },
+        metadata: kube::api::ObjectMeta { name: Some(name.to_owned()), ..Default::default() },
         data: Some(BTreeMap::from([("NATS_URL".to_owned(), value.to_owned())])),
         ..Default::default()
     }
@@ -94,37 +80,21 @@ async fn server_side_apply_conflicts_between_managers_and_force_takes_ownership(
     let ns = TestNamespace::new(&client, "ssa").await;
     let api = ns.api::<ConfigMap>();
 
-    api.patch(
-        "cfg",
-        &PatchParams::apply("alice"),
-        &Patch::Apply(config_map("cfg", "tls://a:4222")),
-    )
-    .await
-    .expect("alice applies");
+    api.patch("cfg", &PatchParams::apply("alice"), &Patch::Apply(config_map("cfg", "tls://a:4222")))
+        .await
+        .expect("alice applies");
 
     let err = api
-        .patch(
-            "cfg",
-            &PatchParams::apply("bob"),
-            &Patch::Apply(config_map("cfg", "nats://b:4222")),
-        )
+        .patch("cfg", &PatchParams::apply("bob"), &Patch::Apply(config_map("cfg", "nats://b:4222")))
         .await
         .expect_err("bob's apply of a field alice owns must conflict");
-    let kube::Error::Api(status) = err else {
-        panic!("expected an API error, got {err:?}")
-    };
+    let kube::Error::Api(status) = err else { panic!("expected an API error, got {err:?}") };
     assert_eq!(status.code, 409, "{status:?}");
     assert_eq!(status.reason, "Conflict", "{status:?}");
-    assert!(
-        status.message.contains(r#"conflict with "alice""#),
-        "{}",
-        status.message
-    );
+    assert!(status.message.contains(r#"conflict with "alice""#), "{}", status.message);
     let causes = status.details.map(|d| d.causes).unwrap_or_default();
     assert!(
-        causes
-            .iter()
-            .any(|c| c.field == ".data.NATS_URL" && c.reason == "FieldManagerConflict"),
+        causes.iter().any(|c| c.field == ".data.NATS_URL" && c.reason == "FieldManagerConflict"),
         "conflict details name the field: {causes:?}"
     );
     assert_eq!(
@@ -134,11 +104,7 @@ async fn server_side_apply_conflicts_between_managers_and_force_takes_ownership(
     );
 
     let forced = api
-        .patch(
-            "cfg",
-            &PatchParams::apply("bob").force(),
-            &Patch::Apply(config_map("cfg", "nats://b:4222")),
-        )
+        .patch("cfg", &PatchParams::apply("bob").force(), &Patch::Apply(config_map("cfg", "nats://b:4222")))
         .await
         .expect("bob forces");
     assert_eq!(forced.data.unwrap_or_default()["NATS_URL"], "nats://b:4222");
@@ -147,18 +113,10 @@ async fn server_side_apply_conflicts_between_managers_and_force_takes_ownership(
         .managed_fields
         .unwrap_or_default()
         .into_iter()
-        .filter(|m| {
-            m.fields_v1
-                .as_ref()
-                .is_some_and(|f| f.0.to_string().contains("NATS_URL"))
-        })
+        .filter(|m| m.fields_v1.as_ref().is_some_and(|f| f.0.to_string().contains("NATS_URL")))
         .filter_map(|m| m.manager)
         .collect();
-    assert_eq!(
-        managers,
-        vec!["bob".to_owned()],
-        "force moves ownership of the field to bob"
-    );
+    assert_eq!(managers, vec!["bob".to_owned()], "force moves ownership of the field to bob");
     ns.cleanup().await;
 }
 
@@ -167,30 +125,15 @@ async fn a_watch_sees_an_update() {
     let client = client().await;
     let ns = TestNamespace::new(&client, "watch").await;
     let api = ns.api::<ConfigMap>();
-    let created = api
-        .create(
-            &PostParams::default(),
-            &config_map("watched", "tls://a:4222"),
-        )
-        .await
-        .expect("create");
+    let created = api.create(&PostParams::default(), &config_map("watched", "tls://a:4222")).await.expect("create");
     let rv = created.metadata.resource_version.expect("resourceVersion");
 
-    let stream = api
-        .watch(
-            &WatchParams::default()
-                .fields("metadata.name=watched")
-                .timeout(30),
-            &rv,
-        )
-        .await
-        .expect("watch");
+    let stream =
+        api.watch(&WatchParams::default().fields("metadata.name=watched").timeout(30), &rv).await.expect("watch");
     let mut stream = stream.boxed();
 
     let patch = json!({ "data": { "NATS_URL": "nats://plain:4222" } });
-    api.patch("watched", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("update");
+    api.patch("watched", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("update");
 
     let seen = tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(ev) = stream.try_next().await.expect("watch stream") {
@@ -202,10 +145,7 @@ async fn a_watch_sees_an_update() {
     })
     .await
     .expect("a Modified event within 20 s");
-    assert_eq!(
-        seen.data.unwrap_or_default()["NATS_URL"],
-        "nats://plain:4222"
-    );
+    assert_eq!(seen.data.unwrap_or_default()["NATS_URL"], "nats://plain:4222");
     ns.cleanup().await;
 }
 
@@ -219,29 +159,14 @@ async fn crd_cel_rule_rejects_a_bad_policy_with_the_rules_message() {
     let mut spec = NatsTransportPolicySpec::default();
     spec.r#override.max_duration = "9999h".to_owned();
     let err = api
-        .create(
-            &PostParams::default(),
-            &NatsTransportPolicy::new("too-long", spec),
-        )
+        .create(&PostParams::default(), &NatsTransportPolicy::new("too-long", spec))
         .await
         .expect_err("maxDuration 9999h must be rejected");
-    let kube::Error::Api(status) = err else {
-        panic!("expected an API error, got {err:?}")
-    };
+    let kube::Error::Api(status) = err else { panic!("expected an API error, got {err:?}") };
     assert_eq!(status.code, 422, "{status:?}");
     assert_eq!(status.reason, "Invalid", "{status:?}");
-    assert!(
-        status.message.contains("spec.override.maxDuration"),
-        "names the field: {}",
-        status.message
-    );
-    assert!(
-        status
-            .message
-            .contains("override.maxDuration must be between 1m and 720h"),
-        "{}",
-        status.message
-    );
+    assert!(status.message.contains("spec.override.maxDuration"), "names the field: {}", status.message);
+    assert!(status.message.contains("override.maxDuration must be between 1m and 720h"), "{}", status.message);
 
     // A valid policy is accepted, and the schema's defaults are filled in by the server.
     let minimal: NatsTransportPolicy = serde_json::from_value(json!({
@@ -251,10 +176,7 @@ async fn crd_cel_rule_rejects_a_bad_policy_with_the_rules_message() {
         "spec": { "selector": { "matchLabels": { "app": "sched" } }, "override": { "maxDuration": "2h" } }
     }))
     .expect("valid policy JSON");
-    let created = api
-        .create(&PostParams::default(), &minimal)
-        .await
-        .expect("a valid policy is accepted");
+    let created = api.create(&PostParams::default(), &minimal).await.expect("a valid policy is accepted");
     assert_eq!(created.spec.r#override.max_duration, "2h");
     assert_eq!(created.spec, {
         let mut want = NatsTransportPolicySpec::default();

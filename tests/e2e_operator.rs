@@ -149,7 +149,12 @@ async fn wait_event(client: &Client, ns: &str, reason: &str, regarding: &str) ->
     .await
 }
 
-async fn wait_incident(client: &Client, ns: &str, what: &str, f: impl Fn(&NatsTransportIncident) -> bool) -> NatsTransportIncident {
+async fn wait_incident(
+    client: &Client,
+    ns: &str,
+    what: &str,
+    f: impl Fn(&NatsTransportIncident) -> bool,
+) -> NatsTransportIncident {
     eventually(what, || async { incidents(client, ns).await.into_iter().find(|i| f(i)) }).await
 }
 
@@ -222,7 +227,8 @@ async fn override_lifecycle_active_overdue_then_removed() {
     let overridden = prod_env("nats://nats.prod:4222", &[("CORDUM_NATS_ALLOW_PLAINTEXT", "true")]);
     apply(&deploys, "api", &deployment("api", overridden, annotations.clone())).await;
 
-    let active = wait_incident(&client, ns.name(), "an Active incident", |i| state(i) == Some(IncidentState::Active)).await;
+    let active =
+        wait_incident(&client, ns.name(), "an Active incident", |i| state(i) == Some(IncidentState::Active)).await;
     assert_eq!(active.spec.owner.as_deref(), Some("alice@example.com"));
     assert_eq!(active.spec.reason.as_deref(), Some("INC-42 TLS cert rotation"));
     assert_eq!(active.spec.deployment.name, "api");
@@ -232,7 +238,8 @@ async fn override_lifecycle_active_overdue_then_removed() {
     wait_event(&client, ns.name(), "PlaintextOverrideActive", "api").await;
 
     // The deadline passes with nothing else changing.
-    let overdue = wait_incident(&client, ns.name(), "the incident Overdue", |i| state(i) == Some(IncidentState::Overdue)).await;
+    let overdue =
+        wait_incident(&client, ns.name(), "the incident Overdue", |i| state(i) == Some(IncidentState::Overdue)).await;
     assert_eq!(overdue.name_any(), active.name_any(), "the same incident escalates");
     wait_event(&client, ns.name(), "OverrideDeadlineApproaching", "api").await;
     let ev = wait_event(&client, ns.name(), "OverrideOverdue", "api").await;
@@ -335,9 +342,13 @@ async fn configmap_url_and_policy_edits_are_reevaluated() {
 
     // Editing the policy (production: Never) re-evaluates; generation is observed.
     let api: Api<NatsTransportPolicy> = Api::namespaced(client.clone(), ns.name());
-    api.patch("nats", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "environment": { "production": "Never" } } })))
-        .await
-        .expect("edit policy");
+    api.patch(
+        "nats",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "environment": { "production": "Never" } } })),
+    )
+    .await
+    .expect("edit policy");
     let p = eventually("compliant after production: Never", compliant("True")).await;
     assert_eq!(p.status.as_ref().unwrap().observed_generation, Some(2));
     op.stop().await;
@@ -352,7 +363,8 @@ async fn restart_keeps_the_incident_and_writes_nothing_new() {
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
     let env = prod_env("nats://nats:4222", &[("CORDUM_NATS_ALLOW_PLAINTEXT", "1")]);
     apply(&deploys, "api", &deployment("api", env, json!({ "natsguard.io/override-owner": "carol" }))).await;
-    let first = wait_incident(&client, ns.name(), "an Active incident", |i| state(i) == Some(IncidentState::Active)).await;
+    let first =
+        wait_incident(&client, ns.name(), "an Active incident", |i| state(i) == Some(IncidentState::Active)).await;
     wait_event(&client, ns.name(), "OverrideActivated", "api").await;
     // Let the first operator settle (status reflects the incident's deadline), then stop it.
     eventually("status showing the incident and its deadline", || async {
@@ -360,7 +372,10 @@ async fn restart_keeps_the_incident_and_writes_nothing_new() {
         let s = p.status?;
         let settled = s.overrides == 1
             && s.next_deadline.as_ref() == Some(&first.spec.rollback_by)
-            && s.results.iter().flat_map(|r| &r.findings).any(|f| f.message.contains(&first.spec.rollback_by.0.to_string()));
+            && s.results
+                .iter()
+                .flat_map(|r| &r.findings)
+                .any(|f| f.message.contains(&first.spec.rollback_by.0.to_string()));
         settled.then_some(())
     })
     .await;
@@ -368,7 +383,8 @@ async fn restart_keeps_the_incident_and_writes_nothing_new() {
     op.stop().await;
     let before = policy(&client, ns.name(), "nats").await;
     let before_policy = before.metadata.resource_version.clone();
-    let before_events = Api::<Event>::namespaced(client.clone(), ns.name()).list(&ListParams::default()).await.unwrap().items.len();
+    let before_events =
+        Api::<Event>::namespaced(client.clone(), ns.name()).list(&ListParams::default()).await.unwrap().items.len();
 
     let op = Operator::start(&client, ns.name());
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -380,9 +396,14 @@ async fn restart_keeps_the_incident_and_writes_nothing_new() {
     let after = policy(&client, ns.name(), "nats").await;
     assert_eq!(after.status, before.status, "status unchanged");
     if after.metadata.resource_version != before_policy {
-        panic!("policy rewritten:\nBEFORE {}\nAFTER {}", serde_json::to_string(&before).unwrap(), serde_json::to_string(&after).unwrap());
+        panic!(
+            "policy rewritten:\nBEFORE {}\nAFTER {}",
+            serde_json::to_string(&before).unwrap(),
+            serde_json::to_string(&after).unwrap()
+        );
     }
-    let after_events = Api::<Event>::namespaced(client.clone(), ns.name()).list(&ListParams::default()).await.unwrap().items.len();
+    let after_events =
+        Api::<Event>::namespaced(client.clone(), ns.name()).list(&ListParams::default()).await.unwrap().items.len();
     assert_eq!(after_events, before_events, "no Event re-emitted after restart");
     op.stop().await;
     ns.cleanup().await;
@@ -392,7 +413,8 @@ async fn restart_keeps_the_incident_and_writes_nothing_new() {
 async fn unusable_policy_is_not_ready_with_an_event() {
     let (client, ns) = setup("invalid").await;
     let op = Operator::start(&client, ns.name());
-    create_policy(&client, ns.name(), "bad", json!({ "selector": { "matchLabels": { "app": "not a label value!" } } })).await;
+    create_policy(&client, ns.name(), "bad", json!({ "selector": { "matchLabels": { "app": "not a label value!" } } }))
+        .await;
     let p = eventually("Ready=False", || async {
         let p = policy(&client, ns.name(), "bad").await;
         (condition(&p, "Ready") == Some("False")).then_some(p)

@@ -32,7 +32,8 @@ pub async fn controller(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ns = namespace.as_deref();
-    let ctl = Controller::new(scope_api::<NatsTransportIncident>(&client, ns), watcher::Config::default().any_semantic());
+    let ctl =
+        Controller::new(scope_api::<NatsTransportIncident>(&client, ns), watcher::Config::default().any_semantic());
     let incidents = ctl.store();
     ctl.watches(
         scope_api::<NatsTransportPolicy>(&client, ns),

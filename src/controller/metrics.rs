@@ -149,7 +149,12 @@ mod tests {
         m.set_policy(
             "prod",
             "nats",
-            PolicyGauges { violations: 2, open: 1, overdue: 1, deadlines: vec![("api-1a".into(), "api".into(), 1_800_000_000)] },
+            PolicyGauges {
+                violations: 2,
+                open: 1,
+                overdue: 1,
+                deadlines: vec![("api-1a".into(), "api".into(), 1_800_000_000)],
+            },
         );
         let text = m.render();
         assert!(text.contains("natsguard_reconcile_total{result=\"ok\"} 1\n"));

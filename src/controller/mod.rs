@@ -143,10 +143,8 @@ pub async fn run(
 
     let scopes: Vec<Option<String>> =
         if config.namespaces.is_empty() { vec![None] } else { config.namespaces.into_iter().map(Some).collect() };
-    let reporter = kube::runtime::events::Reporter {
-        controller: "natsguard".into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
+    let reporter =
+        kube::runtime::events::Reporter { controller: "natsguard".into(), instance: std::env::var("POD_NAME").ok() };
     let recorder = kube::runtime::events::Recorder::new(client.clone(), reporter);
 
     let mut controllers = Vec::new();
@@ -170,7 +168,8 @@ pub async fn run(
             synced,
         });
         controllers.push(policy::controller(parts, ctx, stopped(stop_rx.clone())).boxed());
-        controllers.push(incidents::controller(client.clone(), scope_ns, recorder.clone(), stopped(stop_rx.clone())).boxed());
+        controllers
+            .push(incidents::controller(client.clone(), scope_ns, recorder.clone(), stopped(stop_rx.clone())).boxed());
     }
     let health_flag = health.clone();
     tokio::spawn(async move {

@@ -1,10 +1,10 @@
 //! Reconciling one `NatsTransportPolicy`: read the caches, call the pure core (evaluate,
 //! plan incidents, compute status, decide Events), then write only what changed.
 
+use super::Error;
 use super::metrics::{Metrics, PolicyGauges};
 use super::publish::{self, Refs};
 use super::watch::{Scope, Stores};
-use super::Error;
 use crate::crd::{
     IncidentState, NatsTransportIncident, NatsTransportIncidentSpec, NatsTransportPolicy, NatsTransportPolicyStatus,
     Resolution,
@@ -229,12 +229,8 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
         let (dname, uid) = (d.name_any(), d.uid().unwrap_or_default());
         let incident = open.iter().find(|i| i.spec.deployment.uid == uid).cloned();
         let annotations = d.metadata.annotations.as_ref().unwrap_or(&empty);
-        let input = WorkloadInput {
-            namespace: &ns,
-            name: &dname,
-            annotations,
-            pod_spec: pod_spec(d).unwrap_or(&empty_pod),
-        };
+        let input =
+            WorkloadInput { namespace: &ns, name: &dname, annotations, pod_spec: pod_spec(d).unwrap_or(&empty_pod) };
         let eval_ctx = EvalContext { now, incident_deadline: incident.as_ref().map(|i| i.spec.rollback_by.0) };
         let report = evaluate_workload(&policy.spec, &input, &configmaps, &eval_ctx);
         let target = Target { policy: &name, deployment: &dname, uid: &uid };
@@ -393,7 +389,9 @@ async fn open_incident(
     let mut name = base.clone();
     for attempt in 0..3 {
         let incident = NatsTransportIncident::new(&name, spec.clone());
-        match api.create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, &incident).await
+        match api
+            .create(&PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }, &incident)
+            .await
         {
             Ok(created) => {
                 let status = json!({ "state": state });

@@ -51,7 +51,8 @@ impl Scope {
         let ns = namespace.as_deref();
         let (deployments, deployments_stream) =
             cached(scope_api::<Deployment>(&client, ns), trim_deployment, deployment_fingerprint);
-        let (configmaps, configmaps_stream) = cached(scope_api::<ConfigMap>(&client, ns), trim_configmap, configmap_fingerprint);
+        let (configmaps, configmaps_stream) =
+            cached(scope_api::<ConfigMap>(&client, ns), trim_configmap, configmap_fingerprint);
         let (incidents, incidents_stream) =
             cached(scope_api::<NatsTransportIncident>(&client, ns), trim_meta, incident_fingerprint);
         Self {
@@ -81,11 +82,7 @@ impl Scope {
 
 /// A reflector store plus a stream of the objects whose fingerprint changed (and every
 /// deletion), which is what should trigger reconciliation.
-fn cached<K>(
-    api: Api<K>,
-    trim: fn(&mut K),
-    fingerprint: fn(&K) -> u64,
-) -> (Store<K>, TriggerStream<K>)
+fn cached<K>(api: Api<K>, trim: fn(&mut K), fingerprint: fn(&K) -> u64) -> (Store<K>, TriggerStream<K>)
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
@@ -117,7 +114,12 @@ where
 
 fn uid_key<K: Resource>(obj: &K) -> String {
     let m = obj.meta();
-    format!("{}/{}/{}", m.namespace.as_deref().unwrap_or(""), m.name.as_deref().unwrap_or(""), m.uid.as_deref().unwrap_or(""))
+    format!(
+        "{}/{}/{}",
+        m.namespace.as_deref().unwrap_or(""),
+        m.name.as_deref().unwrap_or(""),
+        m.uid.as_deref().unwrap_or("")
+    )
 }
 
 fn hash_of(value: &impl Hash) -> u64 {

@@ -27,12 +27,42 @@ use serde::{Deserialize, Serialize};
     status = "NatsTransportPolicyStatus",
     derive = "PartialEq",
     doc = "NatsTransportPolicy keeps the NATS client transport of the selected Deployments secure: it evaluates each container's effective environment the way the workload reads it at start-up, reports drift as conditions, Events and metrics, and records every use of the plaintext override as a timed NatsTransportIncident.",
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#, description = "Policy valid and evaluated"),
-    printcolumn(name = "Compliant", type_ = "string", json_path = r#".status.conditions[?(@.type=="Compliant")].status"#, description = "No selected workload has a violation"),
-    printcolumn(name = "Workloads", type_ = "integer", json_path = ".status.workloads", description = "Deployments selected"),
-    printcolumn(name = "Violations", type_ = "integer", json_path = ".status.violations", description = "Violation findings across selected Deployments"),
-    printcolumn(name = "Overrides", type_ = "integer", json_path = ".status.overrides", description = "Deployments running with the plaintext override"),
-    printcolumn(name = "Next-Deadline", type_ = "string", json_path = ".status.nextDeadline", description = "Earliest open rollback deadline"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Policy valid and evaluated"
+    ),
+    printcolumn(
+        name = "Compliant",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Compliant")].status"#,
+        description = "No selected workload has a violation"
+    ),
+    printcolumn(
+        name = "Workloads",
+        type_ = "integer",
+        json_path = ".status.workloads",
+        description = "Deployments selected"
+    ),
+    printcolumn(
+        name = "Violations",
+        type_ = "integer",
+        json_path = ".status.violations",
+        description = "Violation findings across selected Deployments"
+    ),
+    printcolumn(
+        name = "Overrides",
+        type_ = "integer",
+        json_path = ".status.overrides",
+        description = "Deployments running with the plaintext override"
+    ),
+    printcolumn(
+        name = "Next-Deadline",
+        type_ = "string",
+        json_path = ".status.nextDeadline",
+        description = "Earliest open rollback deadline"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]

@@ -28,9 +28,7 @@ pub const FIELD_MANAGER: &str = "natsguard-tests";
 pub async fn client() -> Client {
     let path = match std::env::var("KUBECONFIG") {
         Ok(p) if !p.trim().is_empty() => p,
-        _ => panic!(
-            "KUBECONFIG is not set: the end-to-end tests need a running control plane; {HOW}"
-        ),
+        _ => panic!("KUBECONFIG is not set: the end-to-end tests need a running control plane; {HOW}"),
     };
     match try_client(&path).await {
         Ok(c) => c,
@@ -41,14 +39,12 @@ pub async fn client() -> Client {
 /// A client for the kubeconfig file at `path`, checked by asking the API server for its version
 /// (10 s timeout). The error says what failed.
 pub async fn try_client(path: &str) -> Result<Client, String> {
-    let kubeconfig =
-        Kubeconfig::read_from(path).map_err(|e| format!("cannot read kubeconfig {path}: {e}"))?;
+    let kubeconfig = Kubeconfig::read_from(path).map_err(|e| format!("cannot read kubeconfig {path}: {e}"))?;
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|e| format!("invalid kubeconfig {path}: {e}"))?;
     let server = config.cluster_url.to_string();
-    let client =
-        Client::try_from(config).map_err(|e| format!("cannot build a client for {server}: {e}"))?;
+    let client = Client::try_from(config).map_err(|e| format!("cannot build a client for {server}: {e}"))?;
     match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
         Ok(Ok(_)) => Ok(client),
         Ok(Err(e)) => Err(format!("API server {server} is unreachable: {e}")),
@@ -59,23 +55,12 @@ pub async fn try_client(path: &str) -> Result<Client, String> {
 /// A uniquely named namespace: `name()` is `ng-<prefix>-<unique>` (prefix trimmed to fit).
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mix = (std::process::id() as u64) << 32 ^ (nanos as u64) ^ ((n as u64) << 20);
-    let prefix: String = prefix
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .take(40)
-        .collect();
-    format!(
-        "ng-{}-{:08x}{n:x}",
-        prefix.trim_matches('-'),
-        (mix % 0xffff_ffff) as u32
-    )
+    let prefix: String =
+        prefix.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(40).collect();
+    format!("ng-{}-{:08x}{n:x}", prefix.trim_matches('-'), (mix % 0xffff_ffff) as u32)
 }
 
 /// A fresh namespace for one test, so tests run in parallel without interfering.
@@ -105,11 +90,7 @@ impl TestNamespace {
         if let Err(e) = api.create(&PostParams::default(), &ns).await {
             panic!("cannot create test namespace {name}: {e}");
         }
-        TestNamespace {
-            client: client.clone(),
-            name,
-            cleaned: false,
-        }
+        TestNamespace { client: client.clone(), name, cleaned: false }
     }
 
     /// The namespace's name.
@@ -150,10 +131,7 @@ impl Drop for TestNamespace {
         // Best effort, on a thread of its own: the test's runtime may be shutting down.
         let name = self.name.clone();
         let handle = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
             };
             rt.block_on(async move {
@@ -161,11 +139,8 @@ impl Drop for TestNamespace {
                     return;
                 };
                 let api: Api<Namespace> = Api::all(client);
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    api.delete(&name, &DeleteParams::default()),
-                )
-                .await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(10), api.delete(&name, &DeleteParams::default())).await;
             });
         });
         let _ = handle.join();
@@ -181,54 +156,31 @@ pub fn crds_path() -> std::path::PathBuf {
 /// `Established`. Safe to call from many tests at once.
 pub async fn install_crds(client: &Client) {
     let path = crds_path();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text)
-        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let mut names = Vec::new();
     for doc in docs.into_iter().filter(|d| !d.is_null()) {
-        let crd: CustomResourceDefinition = serde_json::from_value(doc).unwrap_or_else(|e| {
-            panic!("{} holds something that is not a CRD: {e}", path.display())
-        });
-        let name = crd
-            .metadata
-            .name
-            .clone()
-            .unwrap_or_else(|| panic!("a CRD in {} has no name", path.display()));
-        if let Err(e) = api
-            .patch(
-                &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&crd),
-            )
-            .await
-        {
-            panic!(
-                "the API server refused CRD {name} from {}: {e}",
-                path.display()
-            );
+        let crd: CustomResourceDefinition = serde_json::from_value(doc)
+            .unwrap_or_else(|e| panic!("{} holds something that is not a CRD: {e}", path.display()));
+        let name = crd.metadata.name.clone().unwrap_or_else(|| panic!("a CRD in {} has no name", path.display()));
+        if let Err(e) = api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&crd)).await {
+            panic!("the API server refused CRD {name} from {}: {e}", path.display());
         }
         names.push(name);
     }
     for name in names {
-        wait_until(
-            Duration::from_secs(30),
-            &format!("CRD {name} to be Established"),
-            || {
-                let api = api.clone();
-                let name = name.clone();
-                async move {
-                    let crd = api.get(&name).await.ok()?;
-                    let established = crd
-                        .status?
-                        .conditions?
-                        .iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True");
-                    established.then_some(())
-                }
-            },
-        )
+        wait_until(Duration::from_secs(30), &format!("CRD {name} to be Established"), || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                let crd = api.get(&name).await.ok()?;
+                let established =
+                    crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True");
+                established.then_some(())
+            }
+        })
         .await;
     }
 }

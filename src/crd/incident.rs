@@ -64,7 +64,9 @@ pub struct DeploymentRef {
 }
 
 /// Where an incident is in its life.
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 pub enum IncidentState {
     /// The override is on and the deadline is not near.
     #[default]

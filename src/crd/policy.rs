@@ -27,12 +27,42 @@ use serde::{Deserialize, Serialize};
     status = "NatsTransportPolicyStatus",
     derive = "PartialEq",
     doc = "NatsTransportPolicy keeps the NATS client transport of the selected Deployments secure: it evaluates each container's effective environment the way the workload reads it at start-up, reports drift as conditions, Events and metrics, and records every use of the plaintext override as a timed NatsTransportIncident.",
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#, description = "Policy valid and evaluated"),
-    printcolumn(name = "Compliant", type_ = "string", json_path = r#".status.conditions[?(@.type=="Compliant")].status"#, description = "No selected workload has a violation"),
-    printcolumn(name = "Workloads", type_ = "integer", json_path = ".status.workloads", description = "Deployments selected"),
-    printcolumn(name = "Violations", type_ = "integer", json_path = ".status.violations", description = "Violation findings across selected Deployments"),
-    printcolumn(name = "Overrides", type_ = "integer", json_path = ".status.overrides", description = "Deployments running with the plaintext override"),
-    printcolumn(name = "Next-Deadline", type_ = "string", json_path = ".status.nextDeadline", description = "Earliest open rollback deadline"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Policy valid and evaluated"
+    ),
+    printcolumn(
+        name = "Compliant",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Compliant")].status"#,
+        description = "No selected workload has a violation"
+    ),
+    printcolumn(
+        name = "Workloads",
+        type_ = "integer",
+        json_path = ".status.workloads",
+        description = "Deployments selected"
+    ),
+    printcolumn(
+        name = "Violations",
+        type_ = "integer",
+        json_path = ".status.violations",
+        description = "Violation findings across selected Deployments"
+    ),
+    printcolumn(
+        name = "Overrides",
+        type_ = "integer",
+        json_path = ".status.overrides",
+        description = "Deployments running with the plaintext override"
+    ),
+    printcolumn(
+        name = "Next-Deadline",
+        type_ = "string",
+        json_path = ".status.nextDeadline",
+        description = "Earliest open rollback deadline"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
@@ -355,19 +385,19 @@ pub struct NatsTransportPolicyStatus {
     pub conditions: Vec<Condition>,
     /// Deployments selected.
     #[serde(default)]
-    pub workloads: u32,
+    pub workloads: i32,
     /// Selected Deployments without a violation.
     #[serde(default)]
-    pub compliant: u32,
+    pub compliant: i32,
     /// Violation findings across all selected Deployments.
     #[serde(default)]
-    pub violations: u32,
+    pub violations: i32,
     /// Deployments with an open override incident.
     #[serde(default)]
-    pub overrides: u32,
+    pub overrides: i32,
     /// Deployments whose incident is past its rollback deadline.
     #[serde(default)]
-    pub overdue: u32,
+    pub overdue: i32,
     /// The earliest rollback deadline among open incidents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_deadline: Option<Time>,
@@ -377,10 +407,10 @@ pub struct NatsTransportPolicyStatus {
     pub results: Vec<WorkloadResult>,
     /// How many Deployments with findings did not fit in `results`.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub results_omitted: u32,
+    pub results_omitted: i32,
 }
 
-fn is_zero(n: &u32) -> bool {
+fn is_zero(n: &i32) -> bool {
     *n == 0
 }
 

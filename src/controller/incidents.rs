@@ -1,0 +1,120 @@
+//! Incident housekeeping that the policy controller cannot do: resolving the incidents of a
+//! deleted policy (`PolicyDeleted`) and deleting resolved incidents after the retention.
+
+use super::Error;
+use super::policy::resolve_incident;
+use super::publish::{self, Refs};
+use super::watch::scope_api;
+use crate::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, NatsTransportPolicySpec, Resolution};
+use crate::lifecycle::{self, Plan};
+use crate::notices;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::DeleteParams;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Context {
+    client: Client,
+    recorder: Recorder,
+}
+
+pub async fn controller(
+    client: Client,
+    namespace: Option<String>,
+    recorder: Recorder,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let ns = namespace.as_deref();
+    let ctl =
+        Controller::new(scope_api::<NatsTransportIncident>(&client, ns), watcher::Config::default().any_semantic());
+    let incidents = ctl.store();
+    ctl.watches(
+        scope_api::<NatsTransportPolicy>(&client, ns),
+        watcher::Config::default().any_semantic(),
+        move |p: NatsTransportPolicy| {
+            let (pns, pname) = (p.namespace(), p.name_any());
+            incidents
+                .state_filter(|i| i.namespace() == pns && i.spec.policy == pname)
+                .iter()
+                .map(|i| ObjectRef::from_obj(i.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    )
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, Arc::new(Context { client, recorder }))
+    .for_each(|_| std::future::ready(()))
+    .await;
+}
+
+fn error_policy(incident: Arc<NatsTransportIncident>, error: &Error, _: Arc<Context>) -> Action {
+    tracing::warn!(incident = %incident.name_any(), error = %error, "incident housekeeping failed");
+    Action::requeue(Duration::from_secs(30))
+}
+
+async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = incident.namespace().ok_or_else(|| Error::NoNamespace(incident.name_any()))?;
+    let name = incident.name_any();
+    let api: Api<NatsTransportIncident> = Api::namespaced(ctx.client.clone(), &ns);
+    let policy = Api::<NatsTransportPolicy>::namespaced(ctx.client.clone(), &ns).get_opt(&incident.spec.policy).await?;
+    let now = Timestamp::now();
+    let status = incident.status.as_ref();
+    match status.map(|s| s.state) {
+        Some(IncidentState::Resolved) => {
+            let retention = policy
+                .as_ref()
+                .and_then(|p| p.spec.incidents.retention().ok())
+                .or_else(|| NatsTransportPolicySpec::default().incidents.retention().ok())
+                .unwrap_or(SignedDuration::from_hours(720));
+            let resolved_at = status.and_then(|s| s.resolved_at.as_ref()).map_or(now, |t| t.0);
+            let due = lifecycle::prune_at(resolved_at, retention);
+            if now >= due {
+                tracing::info!(incident = %name, namespace = %ns, "deleting resolved incident after retention");
+                match api.delete(&name, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.is_not_found() => {}
+                    Err(e) => return Err(e.into()),
+                }
+                return Ok(Action::await_change());
+            }
+            let wait: Duration = due.duration_since(now).try_into().unwrap_or(Duration::from_secs(60));
+            Ok(Action::requeue(wait.min(Duration::from_secs(3600)) + Duration::from_secs(1)))
+        }
+        _ if policy.is_none() => {
+            let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
+            resolve_incident(&api, &name, Resolution::PolicyDeleted, now).await?;
+            let recorded = status.map(|s| s.state);
+            let plan = Plan::Resolve(Resolution::PolicyDeleted);
+            let deployment = &incident.spec.deployment.name;
+            let notices = notices::incident(deployment, &name, recorded, &plan);
+            let policy_ref = ObjectReference {
+                api_version: Some("natsguard.io/v1alpha1".into()),
+                kind: Some("NatsTransportPolicy".into()),
+                name: Some(incident.spec.policy.clone()),
+                namespace: Some(ns.clone()),
+                ..Default::default()
+            };
+            let deployment_ref = |n: &str| {
+                Some(ObjectReference {
+                    api_version: Some("apps/v1".into()),
+                    kind: Some("Deployment".into()),
+                    name: Some(n.to_owned()),
+                    namespace: Some(ns.clone()),
+                    uid: Some(incident.spec.deployment.uid.clone()),
+                    ..Default::default()
+                })
+            };
+            let incident_ref = |_: &str| Some(incident.object_ref(&()));
+            let refs = Refs { policy: &policy_ref, deployment: &deployment_ref, incident: &incident_ref };
+            publish::notices(&ctx.recorder, &refs, notices).await;
+            Ok(Action::await_change())
+        }
+        _ => Ok(Action::await_change()),
+    }
+}

@@ -1,0 +1,567 @@
+//! The two readers of the NATS URL variable (SPEC §2): the workload's start-up **gate**, which
+//! compares the raw value, and the **NATS client**, which parses each comma-separated entry the
+//! way nats.go does (`processUrlString` then `addURLToPool`). They disagree in ways that matter:
+//! `TLS://a` encrypts but is refused by the gate; `nats://a,tls://b` encrypts every connection but
+//! is also refused.
+//!
+//! Nothing here ever returns userinfo: [`redact`] is how a URL is shown, and [`UrlError`] carries
+//! no text from the value.
+
+use std::fmt;
+
+/// Longest scheme shown back in an error message.
+const MAX_SHOWN_SCHEME: usize = 16;
+
+/// A scheme the NATS client supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `nats://`: plaintext TCP.
+    Nats,
+    /// `tls://`: TLS over TCP.
+    Tls,
+    /// `ws://`: plaintext websocket.
+    Ws,
+    /// `wss://`: websocket over TLS.
+    Wss,
+}
+
+impl Scheme {
+    /// Whether this scheme makes the client encrypt (`tls`, `wss`).
+    pub fn encrypted(self) -> bool {
+        matches!(self, Scheme::Tls | Scheme::Wss)
+    }
+
+    /// Whether this is a websocket scheme (nats.go refuses pools that mix websocket and TCP).
+    pub fn websocket(self) -> bool {
+        matches!(self, Scheme::Ws | Scheme::Wss)
+    }
+
+    /// The scheme as written in a URL, lowercase.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Nats => "nats",
+            Scheme::Tls => "tls",
+            Scheme::Ws => "ws",
+            Scheme::Wss => "wss",
+        }
+    }
+
+    fn from_lowercase(s: &str) -> Option<Scheme> {
+        match s {
+            "nats" => Some(Scheme::Nats),
+            "tls" => Some(Scheme::Tls),
+            "ws" => Some(Scheme::Ws),
+            "wss" => Some(Scheme::Wss),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why one entry is not a usable NATS server URL. Carries no text from the value except a
+/// well-formed scheme name, so it is safe to show.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// A syntactically valid scheme that the NATS client does not speak (e.g. `http`).
+    #[error("unsupported scheme `{0}` (use nats, tls, ws or wss)")]
+    UnsupportedScheme(String),
+    /// Text before `://` that is not a scheme at all.
+    #[error("malformed scheme")]
+    MalformedScheme,
+    /// No host between `://` and the port or path.
+    #[error("missing host")]
+    MissingHost,
+    /// Characters a URL host cannot contain (spaces, `/` inside brackets, unbalanced brackets, ...).
+    #[error("malformed host")]
+    MalformedHost,
+    /// A port that is not a number from 1 to 65535.
+    #[error("invalid port (must be a number from 1 to 65535)")]
+    InvalidPort,
+    /// Userinfo with characters a URL cannot carry unescaped.
+    #[error("malformed userinfo")]
+    MalformedUserinfo,
+}
+
+/// A successfully parsed server entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerUrl {
+    /// The scheme, lowercased as the client does.
+    pub scheme: Scheme,
+    /// Whether the entry had no `://` and the client prefixed a scheme (`nats://`, or `ws://`
+    /// when the first entry is a websocket URL).
+    pub implicit_scheme: bool,
+    /// Host, without brackets for IPv6.
+    pub host: String,
+    /// Port if written (an empty port after `:` counts as not written).
+    pub port: Option<u16>,
+    /// Whether the entry carries userinfo (`user:pass@`).
+    pub has_userinfo: bool,
+}
+
+/// One comma-separated entry, as the client reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlEntry {
+    /// 1-based position among the non-empty entries.
+    pub index: usize,
+    /// The trimmed entry with userinfo redacted; safe to show.
+    pub redacted: String,
+    /// The parse result.
+    pub parsed: Result<ServerUrl, UrlError>,
+}
+
+/// Everything natsguard needs to know about one URL value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlAnalysis {
+    /// The gate: the raw value begins with exactly `tls://`.
+    pub gate_accepts: bool,
+    /// Non-empty entries after splitting on `,` and trimming, in order.
+    pub entries: Vec<UrlEntry>,
+    /// Some valid entry is `tls://` or `wss://`: the client encrypts every connection.
+    pub encrypted: bool,
+    /// Some valid entry is `nats://` or `ws://`.
+    pub has_plaintext_scheme: bool,
+    /// Both encrypted and plaintext schemes appear (`MixedSchemes`).
+    pub mixed: bool,
+    /// Websocket and non-websocket entries appear together; nats.go refuses such a pool.
+    pub mixed_websocket: bool,
+    /// Some entry carries userinfo (credentials).
+    pub has_userinfo: bool,
+}
+
+impl UrlAnalysis {
+    /// Entries that the client cannot use.
+    pub fn invalid(&self) -> impl Iterator<Item = &UrlEntry> {
+        self.entries.iter().filter(|e| e.parsed.is_err())
+    }
+
+    /// Whether the client would end up with a plaintext transport (no encrypted entry).
+    pub fn plaintext(&self) -> bool {
+        !self.encrypted
+    }
+
+    /// The whole value, redacted, for messages.
+    pub fn redacted(&self) -> String {
+        let parts: Vec<&str> = self.entries.iter().map(|e| e.redacted.as_str()).collect();
+        parts.join(",")
+    }
+}
+
+/// Analyze a URL value as both readers see it. Never panics.
+pub fn analyze(raw: &str) -> UrlAnalysis {
+    let mut entries: Vec<UrlEntry> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .enumerate()
+        .map(|(i, s)| UrlEntry { index: i + 1, redacted: redact(s), parsed: parse_entry(s) })
+        .collect();
+    // nats.go prefixes a bare entry with `connScheme()`, which is `ws` once the first entry put
+    // the pool in websocket mode (TLS options are applied only after the pool is built).
+    if let Some(Ok(first)) = entries.first().map(|e| &e.parsed)
+        && first.scheme.websocket()
+    {
+        for e in entries.iter_mut().skip(1) {
+            if let Ok(u) = &mut e.parsed
+                && u.implicit_scheme
+            {
+                u.scheme = Scheme::Ws;
+            }
+        }
+    }
+    let valid = || entries.iter().filter_map(|e| e.parsed.as_ref().ok());
+    let encrypted = valid().any(|u| u.scheme.encrypted());
+    let has_plaintext_scheme = valid().any(|u| !u.scheme.encrypted());
+    let has_ws = valid().any(|u| u.scheme.websocket());
+    let has_tcp = valid().any(|u| !u.scheme.websocket());
+    let has_userinfo = entries.iter().any(|e| match &e.parsed {
+        Ok(u) => u.has_userinfo,
+        Err(_) => e.redacted.contains('@'),
+    });
+    UrlAnalysis {
+        gate_accepts: raw.starts_with("tls://"),
+        encrypted,
+        has_plaintext_scheme,
+        mixed: encrypted && has_plaintext_scheme,
+        mixed_websocket: has_ws && has_tcp,
+        has_userinfo,
+        entries,
+    }
+}
+
+/// Parse one trimmed, non-empty entry like nats.go's `parseServerURL` (Go's `net/url` rules,
+/// narrowed to what can work: supported scheme, a host, a port in 1..=65535).
+fn parse_entry(entry: &str) -> Result<ServerUrl, UrlError> {
+    let (scheme_raw, rest, implicit_scheme) = match entry.find("://") {
+        Some(i) => (&entry[..i], &entry[i + 3..], false),
+        None => ("nats", entry, true),
+    };
+    let mut chars = scheme_raw.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !well_formed {
+        return Err(UrlError::MalformedScheme);
+    }
+    let lower = scheme_raw.to_ascii_lowercase();
+    let scheme = Scheme::from_lowercase(&lower).ok_or_else(|| {
+        let shown: String = lower.chars().take(MAX_SHOWN_SCHEME).collect();
+        UrlError::UnsupportedScheme(shown)
+    })?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    if let Some(ui) = userinfo
+        && !ui.chars().all(valid_userinfo_char)
+    {
+        return Err(UrlError::MalformedUserinfo);
+    }
+    let (host, port_text) = split_host_port(hostport)?;
+    if host.is_empty() {
+        return Err(UrlError::MissingHost);
+    }
+    let port = match port_text {
+        None | Some("") => None,
+        Some(p) => Some(parse_port(p)?),
+    };
+    Ok(ServerUrl { scheme, implicit_scheme, host: host.to_string(), port, has_userinfo: userinfo.is_some() })
+}
+
+/// Split `host[:port]` / `[v6][:port]`, validating the host characters as Go's `net/url` does.
+fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
+    if let Some(after_bracket) = hostport.strip_prefix('[') {
+        let close = after_bracket.find(']').ok_or(UrlError::MalformedHost)?;
+        let host = &after_bracket[..close];
+        let tail = &after_bracket[close + 1..];
+        // An IPv6 literal, optionally with a zone (`fe80::1%25eth0`).
+        let (addr, zone) = host.split_once('%').unwrap_or((host, ""));
+        let addr_ok = addr.contains(':') && addr.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
+        let zone_ok = zone.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '-' | '_' | '.'));
+        if !addr_ok || !zone_ok {
+            return Err(UrlError::MalformedHost);
+        }
+        return match tail.strip_prefix(':') {
+            Some(p) => Ok((host, Some(p))),
+            None if tail.is_empty() => Ok((host, None)),
+            None => Err(UrlError::MalformedHost),
+        };
+    }
+    let (host, port) = match hostport.rfind(':') {
+        Some(i) => (&hostport[..i], Some(&hostport[i + 1..])),
+        None => (hostport, None),
+    };
+    if host.contains(':') || !host.chars().all(valid_host_char) {
+        return Err(if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
+            UrlError::InvalidPort
+        } else {
+            UrlError::MalformedHost
+        });
+    }
+    Ok((host, port))
+}
+
+fn parse_port(p: &str) -> Result<u16, UrlError> {
+    if !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UrlError::InvalidPort);
+    }
+    let digits = p.trim_start_matches('0');
+    if digits.is_empty() || digits.len() > 5 {
+        return Err(UrlError::InvalidPort);
+    }
+    match digits.parse::<u32>() {
+        Ok(n) if (1..=65535).contains(&n) => u16::try_from(n).map_err(|_| UrlError::InvalidPort),
+        _ => Err(UrlError::InvalidPort),
+    }
+}
+
+/// Characters Go's `net/url` accepts unescaped in a host (plus `%` escapes and non-ASCII).
+fn valid_host_char(c: char) -> bool {
+    !c.is_ascii()
+        || c.is_ascii_alphanumeric()
+        || matches!(c, '-' | '_' | '.' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ';' | '=' | '%')
+}
+
+/// Characters Go's `net/url` accepts in userinfo.
+fn valid_userinfo_char(c: char) -> bool {
+    !c.is_ascii()
+        || c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '-' | '.' | '_' | ':' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' | ';' | '=' | '%' | '@'
+        )
+}
+
+/// `raw` with every userinfo replaced by `***`; how natsguard shows any URL value.
+///
+/// Deliberately over-redacts rather than under-redacts: for each `@`, everything back to the
+/// nearest preceding `://` (or the previous `@`, or the start) is replaced, so a password that
+/// contains `,` or `/` is hidden too. Linear time, never panics.
+pub fn redact(raw: &str) -> String {
+    if !raw.contains('@') {
+        return raw.to_string();
+    }
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut emitted = 0; // raw[..emitted] has been handled
+    let mut region_start = 0; // where the userinfo of the next '@' would begin
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"://") {
+            i += 3;
+            region_start = i;
+        } else if bytes[i] == b'@' {
+            out.push_str(&raw[emitted..region_start]);
+            out.push_str("***@");
+            i += 1;
+            emitted = i;
+            region_start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&raw[emitted..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn one(raw: &str) -> Result<ServerUrl, UrlError> {
+        let a = analyze(raw);
+        assert_eq!(a.entries.len(), 1, "{raw:?}");
+        a.entries[0].parsed.clone()
+    }
+
+    #[test]
+    fn gate_is_exact_prefix() {
+        for (raw, ok) in [
+            ("tls://nats:4222", true),
+            ("tls://a,nats://b", true),
+            ("TLS://nats:4222", false),
+            ("Tls://nats:4222", false),
+            (" tls://nats:4222", false),
+            ("wss://nats:443", false),
+            ("nats://a,tls://b", false),
+            ("tls:/nats", false),
+            ("tls:", false),
+            ("", false),
+            ("xtls://nats", false),
+        ] {
+            assert_eq!(analyze(raw).gate_accepts, ok, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn client_parses_entries() {
+        let u = one("nats://nats:4222").unwrap();
+        assert_eq!((u.scheme, u.host.as_str(), u.port, u.implicit_scheme), (Scheme::Nats, "nats", Some(4222), false));
+        let u = one("nats.example.com:4222").unwrap();
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port, u.implicit_scheme),
+            (Scheme::Nats, "nats.example.com", Some(4222), true)
+        );
+        let u = one("localhost").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("localhost", None));
+        let u = one("TLS://Nats:4222").unwrap();
+        assert_eq!(u.scheme, Scheme::Tls);
+        let u = one("WsS://h").unwrap();
+        assert_eq!(u.scheme, Scheme::Wss);
+        let u = one("tls://[::1]:4222").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", Some(4222)));
+        let u = one("[fe80::1%25eth0]").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.scheme), ("fe80::1%25eth0", None, Scheme::Nats));
+        let u = one("nats://h:").unwrap();
+        assert_eq!(u.port, None, "empty port means the default port");
+        let u = one("nats://h:4222/some/path?x=1").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("h", Some(4222)));
+        let u = one("nats://user:pass@h:4222").unwrap();
+        assert!(u.has_userinfo);
+        let u = one("nats://tok@h").unwrap();
+        assert!(u.has_userinfo);
+        assert_eq!(one("nats://h:65535").unwrap().port, Some(65535));
+        assert_eq!(one("nats://h:1").unwrap().port, Some(1));
+        assert_eq!(one("nats://h:04222").unwrap().port, Some(4222));
+    }
+
+    #[test]
+    fn client_rejects_garbage() {
+        for (raw, err) in [
+            ("http://h:80", UrlError::UnsupportedScheme("http".into())),
+            ("HTTPS://h", UrlError::UnsupportedScheme("https".into())),
+            ("://h", UrlError::MalformedScheme),
+            ("1nats://h", UrlError::MalformedScheme),
+            ("na ts://h", UrlError::MalformedScheme),
+            ("nats://", UrlError::MissingHost),
+            ("nats://:4222", UrlError::MissingHost),
+            ("nats://user:pw@", UrlError::MissingHost),
+            ("nats://h:0", UrlError::InvalidPort),
+            ("nats://h:65536", UrlError::InvalidPort),
+            ("nats://h:99999999999999999999", UrlError::InvalidPort),
+            ("nats://h:abc", UrlError::InvalidPort),
+            ("nats://h:-1", UrlError::InvalidPort),
+            ("h:port", UrlError::InvalidPort),
+            ("nats://[::1", UrlError::MalformedHost),
+            ("nats://[::1]x", UrlError::MalformedHost),
+            ("nats://[zz]:1", UrlError::MalformedHost),
+            ("nats://::1:4222", UrlError::MalformedHost),
+            ("nats://h st:4222", UrlError::MalformedHost),
+            ("nats://h|x", UrlError::MalformedHost),
+            ("nats://us er:pw@h", UrlError::MalformedUserinfo),
+        ] {
+            assert_eq!(one(raw), Err(err), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn lists_split_trim_and_skip_empty() {
+        let a = analyze(" nats://a:4222 , ,tls://b:4222,,  c:4222 ,");
+        let shown: Vec<&str> = a.entries.iter().map(|e| e.redacted.as_str()).collect();
+        assert_eq!(shown, ["nats://a:4222", "tls://b:4222", "c:4222"]);
+        assert_eq!(a.entries.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(a.encrypted && a.has_plaintext_scheme && a.mixed);
+        assert!(!a.gate_accepts, "leading space is refused by the gate");
+        assert!(analyze(" , ").entries.is_empty());
+        assert!(analyze("").entries.is_empty());
+    }
+
+    #[test]
+    fn encryption_and_mixing() {
+        for (raw, encrypted, mixed, mixed_ws) in [
+            ("nats://a", false, false, false),
+            ("a:4222", false, false, false),
+            ("tls://a", true, false, false),
+            ("TLS://a", true, false, false),
+            ("wss://a", true, false, false),
+            ("ws://a", false, false, false),
+            ("tls://a,tls://b", true, false, false),
+            ("tls://a,nats://b", true, true, false),
+            ("nats://a,TLS://b", true, true, false),
+            ("wss://a,ws://b", true, true, false),
+            ("wss://a,tls://b", true, false, true),
+            ("ws://a,nats://b", false, false, true),
+            ("wss://a,b:4222", true, true, false),
+            ("ws://a,b:4222", false, false, false),
+            ("b:4222,ws://a", false, false, true),
+            ("tls://a,http://b", true, false, false),
+            ("http://a", false, false, false),
+        ] {
+            let a = analyze(raw);
+            assert_eq!((a.encrypted, a.mixed, a.mixed_websocket), (encrypted, mixed, mixed_ws), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn userinfo_detected_and_redacted() {
+        let a = analyze("nats://alice:s3cr3t@a:4222,tls://b:4222");
+        assert!(a.has_userinfo);
+        assert_eq!(a.redacted(), "nats://***@a:4222,tls://b:4222");
+        assert!(!analyze("nats://a:4222").has_userinfo);
+        // An invalid entry that still carries an '@' counts as credentials.
+        let a = analyze("nats://us er:pw@h");
+        assert!(a.has_userinfo);
+        assert!(!a.redacted().contains("pw"));
+    }
+
+    #[test]
+    fn redact_table() {
+        for (raw, want) in [
+            ("nats://h:4222", "nats://h:4222"),
+            ("nats://u:p@h:4222", "nats://***@h:4222"),
+            ("nats://tok@h", "nats://***@h"),
+            ("u:p@h:4222", "***@h:4222"),
+            ("nats://a,nats://u:p@b", "nats://a,nats://***@b"),
+            ("nats://u:p@a,tls://v:q@b", "nats://***@a,tls://***@b"),
+            ("nats://u:pa,ss@h", "nats://***@h"),
+            ("nats://u:p/w@h", "nats://***@h"),
+            ("nats://u:p@x@h", "nats://***@***@h"),
+            ("nats://@h", "nats://***@h"),
+            ("@", "***@"),
+            ("é://ü:ö@ñ", "é://***@ñ"),
+            ("", ""),
+        ] {
+            assert_eq!(redact(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn error_messages_carry_no_value_text() {
+        let a = analyze("nats://u:p/SECRETPW@h:99999");
+        for e in a.invalid() {
+            let msg = e.parsed.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(!msg.contains("SECRETPW"), "{msg}");
+            assert!(!e.redacted.contains("SECRETPW"), "{}", e.redacted);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn analyze_and_redact_never_panic(s in any::<String>()) {
+            let a = analyze(&s);
+            let _ = redact(&s);
+            let _ = a.redacted();
+        }
+
+        #[test]
+        fn analyze_never_panics_on_url_like_text(s in "[a-zA-Z:/@\\[\\]%,. 0-9é]{0,60}") {
+            let a = analyze(&s);
+            prop_assert_eq!(a.gate_accepts, s.starts_with("tls://"));
+            prop_assert_eq!(a.mixed, a.encrypted && a.has_plaintext_scheme);
+        }
+
+        #[test]
+        fn redact_hides_every_password(
+            entries in proptest::collection::vec(
+                ("(nats|tls|ws|wss|NATS|TLS|)", "[a-z]{1,6}", "Zq[A-Z0-9]{8}", "[a-z.]{1,12}", "(:[0-9]{1,5})?", "[ ]{0,2}"),
+                1..5,
+            )
+        ) {
+            let mut parts = Vec::new();
+            let mut secrets = Vec::new();
+            for (scheme, user, pw, host, port, pad) in &entries {
+                let prefix = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+                parts.push(format!("{pad}{prefix}{user}:{pw}@{host}{port}{pad}"));
+                secrets.push(pw.clone());
+            }
+            let raw = parts.join(",");
+            let shown = redact(&raw);
+            let a = analyze(&raw);
+            prop_assert!(a.has_userinfo);
+            for pw in &secrets {
+                prop_assert!(!shown.contains(pw.as_str()), "{} in {}", pw, shown);
+                prop_assert!(!a.redacted().contains(pw.as_str()));
+                for e in &a.entries {
+                    prop_assert!(!e.redacted.contains(pw.as_str()));
+                }
+            }
+        }
+
+        #[test]
+        fn redact_is_identity_without_at(s in "[^@]{0,200}") {
+            prop_assert_eq!(redact(&s), s);
+        }
+
+        #[test]
+        fn valid_ports_roundtrip(port in 1u32..=65535) {
+            let u = analyze(&format!("nats://h:{port}")).entries[0].parsed.clone();
+            prop_assert_eq!(u.map(|u| u.port), Ok(Some(u16::try_from(port).unwrap_or(0))));
+        }
+    }
+
+    #[test]
+    fn huge_input_is_fine() {
+        let big = "nats://u:p@h:4222,".repeat(50_000);
+        let a = analyze(&big);
+        assert_eq!(a.entries.len(), 50_000);
+        assert!(!redact(&big).contains("u:p"));
+        let weird = "$(".repeat(100_000) + &"\u{1F600}".repeat(1000);
+        let _ = analyze(&weird);
+    }
+}

@@ -1,0 +1,469 @@
+//! The operator end to end against the real control plane: each test gets its own namespace
+//! and its own operator instance (the library's `run`, scoped to that namespace).
+
+mod support;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, ResourceExt};
+use natsguard::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, Resolution};
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::TestNamespace;
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(40);
+
+/// An operator instance watching one namespace, stopped (gracefully) on `stop`.
+struct Operator {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Operator {
+    fn start(client: &Client, ns: &str) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let config = natsguard::controller::Config { namespaces: vec![ns.to_owned()] };
+        let client = client.clone();
+        let task = tokio::spawn(async move {
+            natsguard::controller::run(client, config, None, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("operator run failed");
+        });
+        Self { stop: Some(tx), task }
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(20), &mut self.task)
+            .await
+            .expect("operator did not stop within 20s of shutdown")
+            .expect("operator task panicked");
+    }
+}
+
+async fn setup(prefix: &str) -> (Client, TestNamespace) {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = TestNamespace::new(&client, prefix).await;
+    (client, ns)
+}
+
+fn deployment(name: &str, env: Value, annotations: Value) -> Deployment {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": name, "labels": { "app": "cordum" }, "annotations": annotations },
+        "spec": {
+            "selector": { "matchLabels": { "app": name } },
+            "template": {
+                "metadata": { "labels": { "app": name } },
+                "spec": { "containers": [{ "name": "scheduler", "image": "cordum/scheduler:1", "env": env }] }
+            }
+        }
+    }))
+    .expect("valid Deployment")
+}
+
+fn prod_env(url: &str, extra: &[(&str, &str)]) -> Value {
+    let mut env = vec![
+        json!({ "name": "CORDUM_ENV", "value": "production" }),
+        json!({ "name": "NATS_URL", "value": url }),
+        json!({ "name": "NATS_TOKEN", "valueFrom": { "secretKeyRef": { "name": "nats", "key": "token" } } }),
+    ];
+    env.extend(extra.iter().map(|(k, v)| json!({ "name": k, "value": v })));
+    Value::Array(env)
+}
+
+async fn apply<K>(api: &Api<K>, name: &str, obj: &K)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    api.patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(obj)).await.expect("apply");
+}
+
+async fn create_policy(client: &Client, ns: &str, name: &str, spec: Value) {
+    let api: Api<NatsTransportPolicy> = Api::namespaced(client.clone(), ns);
+    let policy: NatsTransportPolicy = serde_json::from_value(json!({
+        "apiVersion": "natsguard.io/v1alpha1", "kind": "NatsTransportPolicy",
+        "metadata": { "name": name }, "spec": spec
+    }))
+    .expect("valid policy");
+    api.create(&PostParams::default(), &policy).await.expect("create policy");
+}
+
+/// Poll until `check` returns Some, or fail after WAIT with `what`.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {WAIT:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn policy(client: &Client, ns: &str, name: &str) -> NatsTransportPolicy {
+    Api::<NatsTransportPolicy>::namespaced(client.clone(), ns).get(name).await.expect("get policy")
+}
+
+fn condition<'a>(p: &'a NatsTransportPolicy, type_: &str) -> Option<&'a str> {
+    p.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_).map(|c| c.status.as_str())
+}
+
+async fn incidents(client: &Client, ns: &str) -> Vec<NatsTransportIncident> {
+    Api::<NatsTransportIncident>::namespaced(client.clone(), ns).list(&ListParams::default()).await.expect("list").items
+}
+
+async fn events(client: &Client, ns: &str, reason: &str) -> Vec<Event> {
+    Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .expect("list events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .collect()
+}
+
+async fn wait_event(client: &Client, ns: &str, reason: &str, regarding: &str) -> Event {
+    eventually(&format!("a {reason} Event about {regarding}"), || async {
+        events(client, ns, reason)
+            .await
+            .into_iter()
+            .find(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(regarding))
+    })
+    .await
+}
+
+async fn wait_incident(
+    client: &Client,
+    ns: &str,
+    what: &str,
+    f: impl Fn(&NatsTransportIncident) -> bool,
+) -> NatsTransportIncident {
+    eventually(what, || async { incidents(client, ns).await.into_iter().find(|i| f(i)) }).await
+}
+
+fn state(i: &NatsTransportIncident) -> Option<IncidentState> {
+    i.status.as_ref().map(|s| s.state)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compliant_tls_workload_is_ready_and_compliant() {
+    let (client, ns) = setup("tls").await;
+    let op = Operator::start(&client, ns.name());
+    create_policy(&client, ns.name(), "nats", json!({ "selector": { "matchLabels": { "app": "cordum" } } })).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    apply(&deploys, "api", &deployment("api", prod_env("tls://nats.prod:4222", &[]), json!({}))).await;
+
+    let p = eventually("Ready=True, Compliant=True with 1 workload", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        let s = p.status.as_ref()?;
+        (condition(&p, "Ready") == Some("True") && condition(&p, "Compliant") == Some("True") && s.workloads == 1)
+            .then_some(p)
+    })
+    .await;
+    let s = p.status.as_ref().unwrap();
+    assert_eq!((s.compliant, s.violations, s.overrides, s.overdue), (1, 0, 0, 0));
+    assert_eq!(s.observed_generation, p.metadata.generation);
+    assert!(s.conditions.iter().all(|c| c.observed_generation == p.metadata.generation));
+    assert_eq!(condition(&p, "OverrideActive"), Some("False"));
+    assert!(incidents(&client, ns.name()).await.is_empty());
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plaintext_in_production_is_a_violation_with_an_event() {
+    let (client, ns) = setup("plain").await;
+    let op = Operator::start(&client, ns.name());
+    create_policy(&client, ns.name(), "nats", json!({ "selector": {} })).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    apply(&deploys, "api", &deployment("api", prod_env("nats://nats.prod:4222", &[]), json!({}))).await;
+
+    let p = eventually("Compliant=False", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        (condition(&p, "Compliant") == Some("False")).then_some(p)
+    })
+    .await;
+    let s = p.status.as_ref().unwrap();
+    assert_eq!(s.violations, 1);
+    let codes: Vec<&str> = s.results[0].findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(codes.contains(&"PlaintextTransport"), "{codes:?}");
+    let ev = wait_event(&client, ns.name(), "PlaintextTransport", "api").await;
+    assert_eq!(ev.type_.as_deref(), Some("Warning"));
+    assert_eq!(ev.related.as_ref().and_then(|r| r.kind.as_deref()), Some("NatsTransportPolicy"));
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn override_lifecycle_active_overdue_then_removed() {
+    let (client, ns) = setup("override").await;
+    let op = Operator::start(&client, ns.name());
+    create_policy(&client, ns.name(), "nats", json!({ "selector": {}, "override": { "warnBefore": "2s" } })).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    let rollback_by = k8s_openapi::jiff::Timestamp::now() + k8s_openapi::jiff::SignedDuration::from_secs(8);
+    let rollback_by = k8s_openapi::jiff::Timestamp::from_second(rollback_by.as_second()).unwrap();
+    let annotations = json!({
+        "natsguard.io/override-owner": "alice@example.com",
+        "natsguard.io/override-reason": "INC-42 TLS cert rotation",
+        "natsguard.io/rollback-by": rollback_by.to_string(),
+    });
+    let overridden = prod_env("nats://nats.prod:4222", &[("CORDUM_NATS_ALLOW_PLAINTEXT", "true")]);
+    apply(&deploys, "api", &deployment("api", overridden, annotations.clone())).await;
+
+    let active =
+        wait_incident(&client, ns.name(), "an Active incident", |i| state(i) == Some(IncidentState::Active)).await;
+    assert_eq!(active.spec.owner.as_deref(), Some("alice@example.com"));
+    assert_eq!(active.spec.reason.as_deref(), Some("INC-42 TLS cert rotation"));
+    assert_eq!(active.spec.deployment.name, "api");
+    assert_eq!(active.spec.rollback_by.0, rollback_by);
+    assert_eq!(active.spec.containers, vec!["scheduler".to_string()]);
+    wait_event(&client, ns.name(), "OverrideActivated", "api").await;
+    wait_event(&client, ns.name(), "PlaintextOverrideActive", "api").await;
+
+    // The deadline passes with nothing else changing.
+    let overdue =
+        wait_incident(&client, ns.name(), "the incident Overdue", |i| state(i) == Some(IncidentState::Overdue)).await;
+    assert_eq!(overdue.name_any(), active.name_any(), "the same incident escalates");
+    wait_event(&client, ns.name(), "OverrideDeadlineApproaching", "api").await;
+    let ev = wait_event(&client, ns.name(), "OverrideOverdue", "api").await;
+    assert_eq!(ev.related.as_ref().and_then(|r| r.name.as_deref()), Some(active.name_any().as_str()));
+    eventually("IncidentOverdue=True", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        (condition(&p, "IncidentOverdue") == Some("True") && p.status.as_ref()?.overdue == 1).then_some(())
+    })
+    .await;
+
+    // Roll back: override removed and tls:// restored.
+    apply(&deploys, "api", &deployment("api", prod_env("tls://nats.prod:4222", &[]), annotations)).await;
+    let resolved =
+        wait_incident(&client, ns.name(), "the incident Resolved", |i| state(i) == Some(IncidentState::Resolved)).await;
+    let status = resolved.status.unwrap();
+    assert_eq!(status.resolution, Some(Resolution::OverrideRemoved));
+    assert!(status.resolved_at.is_some());
+    wait_event(&client, ns.name(), "OverrideResolved", "api").await;
+    wait_event(&client, ns.name(), "DriftResolved", "api").await;
+    eventually("OverrideActive=False", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        (condition(&p, "OverrideActive") == Some("False") && condition(&p, "Compliant") == Some("True")).then_some(())
+    })
+    .await;
+    assert_eq!(incidents(&client, ns.name()).await.len(), 1, "no second incident");
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_to_tls_resolves_and_deleting_resolves() {
+    let (client, ns) = setup("switch").await;
+    let op = Operator::start(&client, ns.name());
+    create_policy(&client, ns.name(), "nats", json!({ "selector": {} })).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    let owner = json!({ "natsguard.io/override-owner": "bob" });
+    let on = |url: &str| prod_env(url, &[("CORDUM_NATS_ALLOW_PLAINTEXT", "yes")]);
+    apply(&deploys, "a", &deployment("a", on("nats://nats:4222"), owner.clone())).await;
+    apply(&deploys, "b", &deployment("b", on("nats://nats:4222"), owner.clone())).await;
+    eventually("two open incidents", || async {
+        (incidents(&client, ns.name()).await.iter().filter(|i| state(i) == Some(IncidentState::Active)).count() == 2)
+            .then_some(())
+    })
+    .await;
+
+    // a: the URL moves to tls:// while the override stays set.
+    apply(&deploys, "a", &deployment("a", on("tls://nats:4222"), owner)).await;
+    let a = wait_incident(&client, ns.name(), "a resolved", |i| {
+        i.spec.deployment.name == "a" && state(i) == Some(IncidentState::Resolved)
+    })
+    .await;
+    assert_eq!(a.status.unwrap().resolution, Some(Resolution::SwitchedToTLS));
+
+    // b: the Deployment is deleted.
+    deploys.delete("b", &DeleteParams::default()).await.expect("delete b");
+    let b = wait_incident(&client, ns.name(), "b resolved", |i| {
+        i.spec.deployment.name == "b" && state(i) == Some(IncidentState::Resolved)
+    })
+    .await;
+    assert_eq!(b.status.unwrap().resolution, Some(Resolution::WorkloadDeleted));
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configmap_url_and_policy_edits_are_reevaluated() {
+    let (client, ns) = setup("cm").await;
+    let op = Operator::start(&client, ns.name());
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns.name());
+    let cm = |url: &str| -> ConfigMap {
+        serde_json::from_value(json!({ "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": { "name": "nats" }, "data": { "url": url } }))
+        .unwrap()
+    };
+    apply(&cms, "nats", &cm("tls://nats:4222")).await;
+    create_policy(&client, ns.name(), "nats", json!({ "selector": {} })).await;
+    let env = json!([
+        { "name": "CORDUM_ENV", "value": "production" },
+        { "name": "NATS_URL", "valueFrom": { "configMapKeyRef": { "name": "nats", "key": "url" } } },
+        { "name": "NATS_TOKEN", "valueFrom": { "secretKeyRef": { "name": "nats", "key": "token" } } }
+    ]);
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    apply(&deploys, "api", &deployment("api", env, json!({}))).await;
+    let compliant = |want: &'static str| {
+        let client = client.clone();
+        let ns = ns.name().to_owned();
+        move || {
+            let client = client.clone();
+            let ns = ns.clone();
+            async move {
+                let p = policy(&client, &ns, "nats").await;
+                (condition(&p, "Compliant") == Some(want) && p.status.as_ref()?.workloads == 1).then_some(p)
+            }
+        }
+    };
+    eventually("compliant with the ConfigMap's tls:// URL", compliant("True")).await;
+
+    apply(&cms, "nats", &cm("nats://nats:4222")).await;
+    eventually("violation after the ConfigMap switched to nats://", compliant("False")).await;
+
+    // Editing the policy (production: Never) re-evaluates; generation is observed.
+    let api: Api<NatsTransportPolicy> = Api::namespaced(client.clone(), ns.name());
+    api.patch(
+        "nats",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "environment": { "production": "Never" } } })),
+    )
+    .await
+    .expect("edit policy");
+    let p = eventually("compliant after production: Never", compliant("True")).await;
+    assert_eq!(p.status.as_ref().unwrap().observed_generation, Some(2));
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_keeps_the_incident_and_writes_nothing_new() {
+    let (client, ns) = setup("restart").await;
+    let op = Operator::start(&client, ns.name());
+    create_policy(&client, ns.name(), "nats", json!({ "selector": {} })).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    let env = prod_env("nats://nats:4222", &[("CORDUM_NATS_ALLOW_PLAINTEXT", "1")]);
+    apply(&deploys, "api", &deployment("api", env, json!({ "natsguard.io/override-owner": "carol" }))).await;
+    let first =
+        wait_incident(&client, ns.name(), "an Active incident", |i| state(i) == Some(IncidentState::Active)).await;
+    wait_event(&client, ns.name(), "OverrideActivated", "api").await;
+    // Let the first operator settle (status reflects the incident's deadline), then stop it.
+    eventually("status showing the incident and its deadline", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        let s = p.status?;
+        let settled = s.overrides == 1
+            && s.next_deadline.as_ref() == Some(&first.spec.rollback_by)
+            && s.results
+                .iter()
+                .flat_map(|r| &r.findings)
+                .any(|f| f.message.contains(&first.spec.rollback_by.0.to_string()));
+        settled.then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    op.stop().await;
+    let before = policy(&client, ns.name(), "nats").await;
+    let before_policy = before.metadata.resource_version.clone();
+    let before_events =
+        Api::<Event>::namespaced(client.clone(), ns.name()).list(&ListParams::default()).await.unwrap().items.len();
+
+    let op = Operator::start(&client, ns.name());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let all = incidents(&client, ns.name()).await;
+    assert_eq!(all.len(), 1, "no duplicate incident after restart");
+    assert_eq!(all[0].name_any(), first.name_any());
+    assert_eq!(all[0].spec.started_at, first.spec.started_at, "startedAt is durable");
+    assert_eq!(all[0].metadata.resource_version, first.metadata.resource_version, "incident untouched");
+    let after = policy(&client, ns.name(), "nats").await;
+    assert_eq!(after.status, before.status, "status unchanged");
+    if after.metadata.resource_version != before_policy {
+        panic!(
+            "policy rewritten:\nBEFORE {}\nAFTER {}",
+            serde_json::to_string(&before).unwrap(),
+            serde_json::to_string(&after).unwrap()
+        );
+    }
+    let after_events =
+        Api::<Event>::namespaced(client.clone(), ns.name()).list(&ListParams::default()).await.unwrap().items.len();
+    assert_eq!(after_events, before_events, "no Event re-emitted after restart");
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unusable_policy_is_not_ready_with_an_event() {
+    let (client, ns) = setup("invalid").await;
+    let op = Operator::start(&client, ns.name());
+    create_policy(&client, ns.name(), "bad", json!({ "selector": { "matchLabels": { "app": "not a label value!" } } }))
+        .await;
+    let p = eventually("Ready=False", || async {
+        let p = policy(&client, ns.name(), "bad").await;
+        (condition(&p, "Ready") == Some("False")).then_some(p)
+    })
+    .await;
+    let ready = p.status.as_ref().unwrap().conditions.iter().find(|c| c.type_ == "Ready").unwrap().clone();
+    assert_eq!(ready.reason, "InvalidPolicy");
+    assert!(ready.message.contains("spec.selector.matchLabels"), "{}", ready.message);
+    let ev = wait_event(&client, ns.name(), "PolicyInvalid", "bad").await;
+    assert_eq!(ev.type_.as_deref(), Some("Warning"));
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_the_policy_resolves_and_retention_prunes() {
+    let (client, ns) = setup("prune").await;
+    let op = Operator::start(&client, ns.name());
+    create_policy(&client, ns.name(), "keep", json!({ "selector": {} })).await;
+    create_policy(&client, ns.name(), "short", json!({ "selector": {}, "incidents": { "retention": "0s" } })).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    let env = prod_env("nats://nats:4222", &[("CORDUM_NATS_ALLOW_PLAINTEXT", "true")]);
+    apply(&deploys, "api", &deployment("api", env, json!({ "natsguard.io/override-owner": "dave" }))).await;
+    // One incident per policy selecting the Deployment.
+    eventually("an open incident under each policy", || async {
+        let open = incidents(&client, ns.name()).await;
+        (open.iter().filter(|i| state(i) == Some(IncidentState::Active)).count() == 2).then_some(())
+    })
+    .await;
+
+    // Deleting a policy resolves its incident; the other policy's incident is untouched.
+    let policies: Api<NatsTransportPolicy> = Api::namespaced(client.clone(), ns.name());
+    policies.delete("keep", &DeleteParams::default()).await.expect("delete policy");
+    let resolved = wait_incident(&client, ns.name(), "the deleted policy's incident resolved", |i| {
+        i.spec.policy == "keep" && state(i) == Some(IncidentState::Resolved)
+    })
+    .await;
+    assert_eq!(resolved.status.unwrap().resolution, Some(Resolution::PolicyDeleted));
+    let other = incidents(&client, ns.name()).await.into_iter().find(|i| i.spec.policy == "short").unwrap();
+    assert_eq!(state(&other), Some(IncidentState::Active));
+
+    // With retention 0s, a resolved incident is deleted right away.
+    apply(&deploys, "api", &deployment("api", prod_env("tls://nats:4222", &[]), json!({}))).await;
+    eventually("the short-retention incident deleted after it resolved", || async {
+        let left = incidents(&client, ns.name()).await;
+        (!left.iter().any(|i| i.spec.policy == "short")).then_some(())
+    })
+    .await;
+    wait_event(&client, ns.name(), "OverrideResolved", "api").await;
+    op.stop().await;
+    ns.cleanup().await;
+}

@@ -6,8 +6,9 @@
 #
 # Needs a running control plane (KUBECONFIG exported); it fails, never skips, without one.
 # Side effects on the cluster (idempotent, left in place because namespaces never finish deleting
-# without a controller manager): the namespaces natsguard-chart-test (labelled to warn on Pod Security
-# "restricted" violations), natsguard-chart-team-a and natsguard-chart-team-b, and, only when the real
+# without a controller manager): the natsguard CRDs from crds/ (server-side apply), the namespaces
+# natsguard-chart-test (labelled to warn on Pod Security "restricted" violations),
+# natsguard-chart-team-a and natsguard-chart-team-b, and, only when the real
 # prometheus-operator CRDs are absent, stand-in ServiceMonitor/PrometheusRule CRDs
 # (hack/testdata/standin-crd-*.yaml). Every chart object is applied with --dry-run=server, except the
 # ServiceAccount and RBAC, which are applied for real under unique release names so the API server's
@@ -221,6 +222,10 @@ can() { # EXPECT(yes|no) SA_NS SA VERB RESOURCE [kubectl args...]
   if [ "$got" = "$want" ]; then pass "can-i $verb $res $* = $want"; else fail "can-i $verb $res $*: got '$got', want $want"; fi
 }
 step "RBAC (cluster-wide): what the ServiceAccount may and may not do, per the API server"
+# can-i resolves resource names through discovery: the natsguard kinds must exist for real.
+"$kubectl" apply --server-side --force-conflicts --field-manager=natsguard-chart-test -f crds/natsguard.io.yaml >/dev/null
+"$kubectl" wait --for=condition=Established --timeout=60s \
+  crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io >/dev/null
 helm template natsguard-rbac-test "$chart" --namespace "$ns" \
   --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/rbac-cluster.yaml"
 "$kubectl" apply --server-side --field-manager=natsguard-chart-test -f "$work/rbac-cluster.yaml" >/dev/null

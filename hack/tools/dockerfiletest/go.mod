@@ -2,9 +2,9 @@
 // parsed with BuildKit's own Dockerfile parser. Run: go test ./... (in this dir).
 module natsguard.local/tools/dockerfiletest
 
-go 1.26.8
+go 1.26.0
 
-require github.com/moby/buildkit v0.34.2
+require github.com/moby/buildkit v0.30.0
 
 require (
 	github.com/containerd/typeurl/v2 v2.3.0 // indirect

@@ -12,10 +12,7 @@ fn committed_crds_match_the_rust_types() {
             .lines()
             .zip(generated.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(generated.lines().count()),
-                |i| i,
-            )
+            .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()))
             + 1;
         panic!(
             "{} is out of date with the CRD types in src/crd/ (first difference at line {line}); \

@@ -88,10 +88,15 @@ build_one() {
   rm -f "$out"
   command -v go >/dev/null || die "go is not installed (needed to build $name; see README prerequisites)"
   local tmp="$out.tmp.$$" blog="$out.build.$$.log" total t0=$SECONDS
+  # An interrupted or failed build leaves no temporary files and no compiler running.
+  BUILD_TMP=("$tmp" "$blog" "$blog.deps")
+  trap 'rm -f "${BUILD_TMP[@]}"; [[ -n ${BUILD_PID:-} ]] && kill "$BUILD_PID" 2>/dev/null; exit 130' INT TERM
+  trap 'rm -f "${BUILD_TMP[@]}"' EXIT
   export GOWORK=off CGO_ENABLED=0 GOFLAGS='-mod=readonly -buildvcs=false'
   log "$name: downloading modules and resolving packages (first time only; can take minutes)…"
-  (cd "$dir" && go list -deps "$pkg" >"$blog.deps" 2>"$blog") &
-  if ! progress_wait $! "$name: resolving"; then
+  (cd "$dir" && exec go list -deps "$pkg" >"$blog.deps" 2>"$blog") &
+  BUILD_PID=$!
+  if ! progress_wait "$BUILD_PID" "$name: resolving"; then
     cat "$blog" >&2
     rm -f "$blog" "$blog.deps"
     die "$name: go list failed"
@@ -99,8 +104,9 @@ build_one() {
   total=$(wc -l <"$blog.deps")
   rm -f "$blog.deps"
   log "$name: compiling $total packages (cold: many minutes; progress every 10 s; packages already in the Go build cache are not counted)…"
-  (cd "$dir" && go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg" 2>"$blog") &
-  if ! progress_wait $! "compiling $name" "$blog" "$total"; then
+  (cd "$dir" && exec go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg" 2>"$blog") &
+  BUILD_PID=$!
+  if ! progress_wait "$BUILD_PID" "compiling $name" "$blog" "$total"; then
     tail -n 40 "$blog" >&2
     rm -f "$tmp" "$blog"
     die "$name: go build failed"
@@ -112,6 +118,8 @@ build_one() {
     die "$name: built binary does not report '$expect' in --version"
   fi
   mv -f "$tmp" "$out"
+  BUILD_PID= BUILD_TMP=()
+  trap - INT TERM EXIT
   exec {lockfd}>&-
   log "$name: built $out in $((SECONDS - t0)) s"
 }

@@ -45,18 +45,21 @@ ETCD_BIN=$BIN_CACHE/etcd-$ETCD_VERSION-$(wrapper_hash "$ETCD_DIR")
 # ---------------------------------------------------------------------------------------------
 # build
 
-# Prints "<what>: still running (Ns)" or a package count every 10 s while PID runs.
-# Args: pid label [build-log total]
+# Prints a progress line every 10 s while PID runs. Args: pid label [log total]: with a total,
+# counts the packages `go build -v` has compiled; with only a log, the modules `go` has downloaded.
 progress_wait() {
   local pid=$1 label=$2 blog=${3:-} total=${4:-} start=$SECONDS next=$((SECONDS + 10)) n
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     if ((SECONDS >= next)); then
       next=$((SECONDS + 10))
-      if [[ -n $blog ]]; then
+      if [[ -n $total ]]; then
         n=$(grep -cv '^go: ' "$blog" 2>/dev/null || true)
         ((n > total)) && n=$total
         log "$label: $n/$total packages compiled ($((SECONDS - start)) s)"
+      elif [[ -n $blog ]]; then
+        n=$(grep -c '^go: downloading' "$blog" 2>/dev/null || true)
+        log "$label: $n modules downloaded so far ($((SECONDS - start)) s)"
       else
         log "$label: still running ($((SECONDS - start)) s)"
       fi
@@ -66,7 +69,11 @@ progress_wait() {
 }
 
 # True when BIN exists, runs, and reports EXPECTED in its --version output.
-binary_ok() { [[ -x $1 ]] && "$1" --version 2>/dev/null | grep -qF -- "$2"; }
+# (No `| grep -q` here or below: with pipefail, grep quitting early can fail the writer with SIGPIPE.)
+binary_ok() {
+  local out
+  [[ -x $1 ]] && out=$("$1" --version 2>/dev/null) && [[ $out == *"$2"* ]]
+}
 
 # build_one NAME WRAPPER_DIR PACKAGE OUT EXPECTED_VERSION_TEXT [LDFLAGS]
 build_one() {
@@ -88,10 +95,15 @@ build_one() {
   rm -f "$out"
   command -v go >/dev/null || die "go is not installed (needed to build $name; see README prerequisites)"
   local tmp="$out.tmp.$$" blog="$out.build.$$.log" total t0=$SECONDS
+  # An interrupted or failed build leaves no temporary files and no compiler running.
+  BUILD_TMP=("$tmp" "$blog" "$blog.deps")
+  trap 'rm -f "${BUILD_TMP[@]}"; [[ -n ${BUILD_PID:-} ]] && kill "$BUILD_PID" 2>/dev/null; exit 130' INT TERM
+  trap 'rm -f "${BUILD_TMP[@]}"' EXIT
   export GOWORK=off CGO_ENABLED=0 GOFLAGS='-mod=readonly -buildvcs=false'
   log "$name: downloading modules and resolving packages (first time only; can take minutes)…"
-  (cd "$dir" && go list -deps "$pkg" >"$blog.deps" 2>"$blog") &
-  if ! progress_wait $! "$name: resolving"; then
+  (cd "$dir" && exec go list -deps "$pkg" >"$blog.deps" 2>"$blog") &
+  BUILD_PID=$!
+  if ! progress_wait "$BUILD_PID" "$name: resolving" "$blog"; then
     cat "$blog" >&2
     rm -f "$blog" "$blog.deps"
     die "$name: go list failed"
@@ -99,8 +111,9 @@ build_one() {
   total=$(wc -l <"$blog.deps")
   rm -f "$blog.deps"
   log "$name: compiling $total packages (cold: many minutes; progress every 10 s; packages already in the Go build cache are not counted)…"
-  (cd "$dir" && go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg" 2>"$blog") &
-  if ! progress_wait $! "compiling $name" "$blog" "$total"; then
+  (cd "$dir" && exec go build -v -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg" 2>"$blog") &
+  BUILD_PID=$!
+  if ! progress_wait "$BUILD_PID" "compiling $name" "$blog" "$total"; then
     tail -n 40 "$blog" >&2
     rm -f "$tmp" "$blog"
     die "$name: go build failed"
@@ -112,6 +125,8 @@ build_one() {
     die "$name: built binary does not report '$expect' in --version"
   fi
   mv -f "$tmp" "$out"
+  BUILD_PID= BUILD_TMP=()
+  trap - INT TERM EXIT
   exec {lockfd}>&-
   log "$name: built $out in $((SECONDS - t0)) s"
 }
@@ -137,7 +152,9 @@ our_pid() {
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   [[ -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE/" || return 1
+  local cmdline
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"$STATE/"* ]] || return 1
   printf '%s\n' "$pid"
 }
 

@@ -20,24 +20,14 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
-kubectl="${KUBECTL:-kubectl}"
 bin="${NATSGUARD_BIN:-$repo_root/target/debug/natsguard}"
 ns=natsguard-chart-test
 other_ns=natsguard-chart-test-unwatched
 release=natsguard-binary-test
-failures=0
-step() { printf '[test-chart-binary] %s\n' "$*" >&2; }
-pass() { printf '[test-chart-binary]   ok: %s\n' "$*" >&2; }
-fail() {
-  printf '[test-chart-binary]   FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
-die() {
-  printf '[test-chart-binary] error: %s\n' "$*" >&2
-  exit 1
-}
-[ -n "${KUBECONFIG:-}" ] || die "KUBECONFIG is not set: start the control plane first"
-"$kubectl" get --raw /readyz >/dev/null 2>&1 || die "the API server in $KUBECONFIG is not ready"
+suite=test-chart-binary
+# shellcheck source=hack/lib/testing.sh
+. "$repo_root/hack/lib/testing.sh"
+require_apiserver
 [ -x "$bin" ] || die "no natsguard binary at $bin (cargo build, or set NATSGUARD_BIN)"
 command -v curl >/dev/null || die "curl is required"
 

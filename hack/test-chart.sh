@@ -18,24 +18,15 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 chart=charts/natsguard
-kubectl="${KUBECTL:-kubectl}"
 release=natsguard
 ns=natsguard-chart-test
 team_namespaces=(natsguard-chart-team-a natsguard-chart-team-b)
 work="$(mktemp -d "${TMPDIR:-/tmp}/natsguard-chart-test.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-failures=0
-step() { printf '[test-chart] %s\n' "$*" >&2; }
-pass() { printf '[test-chart]   ok: %s\n' "$*" >&2; }
-fail() {
-  printf '[test-chart]   FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
-die() {
-  printf '[test-chart] error: %s\n' "$*" >&2
-  exit 1
-}
+suite=test-chart
+# shellcheck source=hack/lib/testing.sh
+. "$repo_root/hack/lib/testing.sh"
 helm() { "$repo_root/hack/helm.sh" "$@"; }
 
 # expect_in FILE REGEX WHAT / expect_not_in FILE REGEX WHAT: extended-regex assertions on a rendering.
@@ -43,8 +34,7 @@ expect_in() { if grep -Eq -- "$2" "$1"; then pass "$3"; else fail "$3 (no match 
 expect_not_in() { if grep -Eq -- "$2" "$1"; then fail "$3 (unexpected /$2/ in $(basename "$1"))"; else pass "$3"; fi; }
 count_kind() { grep -Ec "^kind: $2\$" "$1" || true; }
 
-[ -n "${KUBECONFIG:-}" ] || die "KUBECONFIG is not set: start the control plane first (the Makefile's test target does)"
-"$kubectl" get --raw /readyz >/dev/null 2>&1 || die "the API server in $KUBECONFIG is not reachable/ready"
+require_apiserver
 
 step "building or reusing helm"
 helm_path="$("$repo_root/hack/helm.sh" --print-path)"

@@ -13,16 +13,10 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
-kubectl="${KUBECTL:-kubectl}"
-failures=0
-step() { printf '[test-examples] %s\n' "$*" >&2; }
-pass() { printf '[test-examples]   ok: %s\n' "$*" >&2; }
-fail() {
-  printf '[test-examples]   FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
-[ -n "${KUBECONFIG:-}" ] || { echo "[test-examples] error: KUBECONFIG is not set: start the control plane first" >&2; exit 1; }
-"$kubectl" get --raw /readyz >/dev/null 2>&1 || { echo "[test-examples] error: the API server in $KUBECONFIG is not ready" >&2; exit 1; }
+suite=test-examples
+# shellcheck source=hack/lib/testing.sh
+. "$repo_root/hack/lib/testing.sh"
+require_apiserver
 work="$(mktemp -d "${TMPDIR:-/tmp}/natsguard-examples-test.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 

@@ -16,21 +16,11 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
-kubectl="${KUBECTL:-kubectl}"
 ns=natsguard-kubectl-test
-failures=0
-step() { printf '[test-kubectl] %s\n' "$*" >&2; }
-pass() { printf '[test-kubectl]   ok: %s\n' "$*" >&2; }
-fail() {
-  printf '[test-kubectl]   FAIL: %s\n' "$*" >&2
-  failures=$((failures + 1))
-}
-die() {
-  printf '[test-kubectl] error: %s\n' "$*" >&2
-  exit 1
-}
-[ -n "${KUBECONFIG:-}" ] || die "KUBECONFIG is not set: start the control plane first"
-"$kubectl" get --raw /readyz >/dev/null 2>&1 || die "the API server in $KUBECONFIG is not ready"
+suite=test-kubectl
+# shellcheck source=hack/lib/testing.sh
+. "$repo_root/hack/lib/testing.sh"
+require_apiserver
 k() { "$kubectl" -n "$ns" "$@"; }
 
 # expect_eq WHAT GOT WANT

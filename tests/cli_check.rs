@@ -27,7 +27,10 @@ fn check(args: &[&str], stdin: Option<&str>) -> Out {
     let mut child = cmd.spawn().expect("spawn natsguard");
     if let Some(input) = stdin {
         let mut s = child.stdin.take().expect("stdin");
-        s.write_all(input.as_bytes()).expect("write stdin");
+        // The binary does not read stdin when every -f names a file.
+        if let Err(e) = s.write_all(input.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+        }
     }
     let o = child.wait_with_output().expect("wait");
     Out {
@@ -446,10 +449,10 @@ fn sarif_is_valid_and_located() {
         plain["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "helm/rendered.yaml"
     );
-    // The Deployment document starts after the `---` on line 20 (comment on 21, content on 22).
+    // The Deployment document starts after the `---` on line 21 (comment on 22, content on 23).
     assert_eq!(
         plain["locations"][0]["physicalLocation"]["region"]["startLine"],
-        22
+        23
     );
     assert_eq!(run["invocations"][0]["executionSuccessful"], true);
 }
@@ -498,4 +501,25 @@ fn no_output_ever_contains_a_credential() {
             assert!(o.stdout.contains("leaky"), "{fmt}: {}", o.stdout);
         }
     }
+}
+
+#[test]
+fn other_pod_template_workloads_are_evaluated() {
+    let (code, v) = json(&["-f", "kinds"]);
+    assert_eq!(code, 1, "{v}");
+    let kinds: Vec<(&str, &str)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("CronJob", "cordum-compactor"),
+            ("StatefulSet", "cordum-store")
+        ]
+    );
+    assert!(codes(&v, "cordum-compactor", "compactor").contains(&"PlaintextTransport".to_owned()));
+    assert!(codes(&v, "cordum-store", "store").is_empty());
 }

@@ -572,7 +572,13 @@ impl SlimWorkload {
 }
 
 fn parse_workload_yaml(doc: &str, kind: WorkloadKind) -> Result<Workload, ParseError> {
-    Ok(yaml::<SlimWorkload>(doc)?.into_workload(kind))
+    let mut pruned = String::new();
+    super::prune::prune(doc, &mut pruned);
+    match yaml::<SlimWorkload>(&pruned) {
+        Ok(w) => Ok(w.into_workload(kind)),
+        // Report errors exactly as the original document has them.
+        Err(_) => Ok(yaml::<SlimWorkload>(doc)?.into_workload(kind)),
+    }
 }
 
 fn workload_from_value(
@@ -744,6 +750,31 @@ mod tests {
             Ok(o) => panic!("{o:?}"),
         };
         assert!(e.line.is_some_and(|l| l >= 8), "{e:?}");
+    }
+
+    #[test]
+    fn pruning_never_changes_what_is_read() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let files = expand(&[dir.to_owned()]).unwrap();
+        let mut compared = 0;
+        for f in files {
+            let mut r = DocReader::new(open(&f).unwrap());
+            let mut doc = String::new();
+            while r.next_doc(&mut doc).unwrap().is_some() {
+                let Kind::Workload(kind) = sniff_kind(&doc) else {
+                    continue;
+                };
+                let Ok(full) = yaml::<SlimWorkload>(&doc) else {
+                    continue;
+                };
+                let full = full.into_workload(kind);
+                let pruned = parse_workload_yaml(&doc, kind).unwrap();
+                assert_eq!(full.metadata, pruned.metadata, "{f:?}");
+                assert_eq!(full.pod_spec, pruned.pod_spec, "{f:?}");
+                compared += 1;
+            }
+        }
+        assert!(compared >= 10, "{compared}");
     }
 
     #[test]

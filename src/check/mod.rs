@@ -28,6 +28,7 @@
 
 mod input;
 mod output;
+mod prune;
 mod select;
 
 use crate::evaluate::{EvalContext, WorkloadInput, evaluate_workload};
@@ -322,7 +323,7 @@ fn collect(
             continue;
         }
         match input::parse(&buf, kind) {
-            Ok(obj) => take(obj, cms, policies),
+            Ok(obj) => bad += take(obj, cms, policies, (shown, content_line(start, &buf)), err),
             Err(e) => {
                 report_malformed(err, shown, start, &buf, e);
                 bad += 1;
@@ -331,7 +332,15 @@ fn collect(
     }
 }
 
-fn take(obj: Object, cms: &mut ConfigMaps, policies: &mut Vec<Policy>) {
+/// Keeps ConfigMaps and policies; returns how many `List` items of those kinds were malformed
+/// (reported here; malformed workload items are reported in pass 2).
+fn take(
+    obj: Object,
+    cms: &mut ConfigMaps,
+    policies: &mut Vec<Policy>,
+    loc: (&str, usize),
+    err: &mut dyn Write,
+) -> usize {
     match obj {
         Object::ConfigMap(cm) => {
             let ns = cm.metadata.namespace.as_deref().unwrap_or("");
@@ -340,16 +349,35 @@ fn take(obj: Object, cms: &mut ConfigMaps, policies: &mut Vec<Policy>) {
         }
         Object::Policy(p) => policies.push(Policy::from_resource(*p)),
         Object::List(items) => {
+            let mut bad = 0;
             for item in items {
-                // Malformed items are reported in pass 2 (with the workloads) or here when they
-                // are ConfigMaps/policies; a bad item does not spoil its siblings.
-                if let Ok(o) = input::from_value(item) {
-                    take(o, cms, policies);
+                // A bad item does not spoil its siblings.
+                let kind = item
+                    .get("kind")
+                    .and_then(|k| k.as_str())
+                    .map(input::classify);
+                match input::from_value(item) {
+                    Ok(o) => bad += take(o, cms, policies, loc, err),
+                    Err(e) if matches!(kind, Some(Kind::ConfigMap | Kind::Policy)) => {
+                        let message = format!("List item: {}", e.message);
+                        input::report(
+                            err,
+                            &InputError::Malformed {
+                                path: loc.0.to_owned(),
+                                line: loc.1,
+                                message,
+                            },
+                        );
+                        bad += 1;
+                    }
+                    Err(_) => {}
                 }
             }
+            return bad;
         }
         Object::Workload(_) | Object::Other => {}
     }
+    0
 }
 
 struct Evaluator<'a> {

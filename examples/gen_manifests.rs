@@ -85,7 +85,7 @@ fn deployment(w: &mut impl Write, i: usize) -> io::Result<()> {
         }
         // Break-glass override, with incident annotations; odd ones are overdue.
         16..=18 => {
-            let by = if i % 2 == 0 {
+            let by = if i.is_multiple_of(2) {
                 "2999-01-01T00:00:00Z"
             } else {
                 "2020-01-01T00:00:00Z"

@@ -368,7 +368,7 @@ pub struct ParseError {
 /// Parses one document of a known kind. `Kind::Unknown` documents are parsed generically first.
 pub fn parse(doc: &str, kind: Kind) -> Result<Object, ParseError> {
     if looks_like_json(doc) {
-        return parse_json(doc, kind);
+        return parse_json(doc);
     }
     match kind {
         Kind::Workload(w) => parse_workload_yaml(doc, w).map(|w| Object::Workload(Box::new(w))),
@@ -390,7 +390,7 @@ fn looks_like_json(doc: &str) -> bool {
         .is_some_and(|t| t.starts_with('{'))
 }
 
-fn parse_json(doc: &str, kind: Kind) -> Result<Object, ParseError> {
+fn parse_json(doc: &str) -> Result<Object, ParseError> {
     match serde_json::from_str::<serde_json::Value>(doc) {
         Ok(v) => from_value(v),
         // Flow-style YAML that is not JSON: let the YAML parser have it.
@@ -398,16 +398,13 @@ fn parse_json(doc: &str, kind: Kind) -> Result<Object, ParseError> {
             Ok(v) => from_value(v),
             Err(_) => Err(ParseError {
                 line: Some(e.line()),
-                message: sanitize(&e.to_string()),
+                message: sanitize(&strip_location(&e.to_string())),
             }),
         },
-        Err(e) => {
-            let _ = kind;
-            Err(ParseError {
-                line: Some(e.line()),
-                message: sanitize(&e.to_string()),
-            })
-        }
+        Err(e) => Err(ParseError {
+            line: Some(e.line()),
+            message: sanitize(&strip_location(&e.to_string())),
+        }),
     }
 }
 

@@ -279,9 +279,9 @@ impl<W: Write> Sink for Json<W> {
         if !self.first {
             self.out.write_all(b"\n")?;
         }
-        write!(
+        writeln!(
             self.out,
-            "],\"summary\":{{\"workloads\":{},\"violations\":{},\"warnings\":{}}}}}\n",
+            "],\"summary\":{{\"workloads\":{},\"violations\":{},\"warnings\":{}}}}}",
             s.workloads, s.violations, s.warnings
         )?;
         self.out.flush()
@@ -471,9 +471,9 @@ impl<W: Write> Sink for Sarif<W> {
         if !self.first {
             self.out.write_all(b"\n")?;
         }
-        write!(
+        writeln!(
             self.out,
-            "],\"invocations\":[{{\"executionSuccessful\":{}}}]}}]}}\n",
+            "],\"invocations\":[{{\"executionSuccessful\":{}}}]}}]}}",
             s.unreadable == 0
         )?;
         self.out.flush()

@@ -7,6 +7,10 @@
 //! is `$(VAR)`-expanded, against the variables defined so far. An optional source that does not
 //! exist (or an optional key that is missing) is skipped, leaving any earlier definition alone.
 //!
+//! ConfigMap keys are taken as they are (with `prefix`): since relaxed env-var validation the
+//! v1.36 kubelet no longer drops keys that are not C identifiers, and the API server already
+//! limits keys to `[-._a-zA-Z0-9]+`. Only `data` is read (`binaryData` never becomes env).
+//!
 //! What cannot be known is modelled, not guessed: a Secret-sourced, `fieldRef`,
 //! `resourceFieldRef` or unreadable-ConfigMap value is [`Value::Unknown`]; an `envFrom` source
 //! whose keys cannot be known (every `secretRef`, or a `configMapRef` whose map is unknown) may
@@ -53,8 +57,7 @@ impl ConfigMaps {
 
     /// Add (or replace) the ConfigMap `namespace/name`.
     pub fn insert(&mut self, namespace: &str, name: &str, data: BTreeMap<String, String>) {
-        self.maps
-            .insert((namespace.to_string(), name.to_string()), data);
+        self.maps.insert((namespace.to_string(), name.to_string()), data);
     }
 }
 
@@ -132,10 +135,7 @@ impl fmt::Display for Origin {
                 write!(f, "envFrom ConfigMap {name} (not available)")
             }
             Origin::EnvFromConfigMap { name, prefix } => {
-                write!(
-                    f,
-                    "envFrom ConfigMap {name} (prefix {prefix}, not available)"
-                )
+                write!(f, "envFrom ConfigMap {name} (prefix {prefix}, not available)")
             }
         }
     }
@@ -232,12 +232,7 @@ pub fn resolve(namespace: &str, container: &Container, cms: &dyn ConfigMapLookup
     env
 }
 
-fn apply_env_from(
-    env: &mut EffectiveEnv,
-    namespace: &str,
-    source: &EnvFromSource,
-    cms: &dyn ConfigMapLookup,
-) {
+fn apply_env_from(env: &mut EffectiveEnv, namespace: &str, source: &EnvFromSource, cms: &dyn ConfigMapLookup) {
     let prefix = source.prefix.clone().unwrap_or_default();
     if let Some(cm) = &source.config_map_ref {
         let optional = cm.optional.unwrap_or(false);
@@ -345,7 +340,7 @@ enum Ref<'a> {
 /// Expand `$(VAR)` in an `env[].value` against the variables defined so far.
 fn expand_env(input: &str, env: &EffectiveEnv) -> Var {
     let mut unknown_origin: Option<Origin> = None;
-    let out = expand_with(input, |name| {
+    let out = expand_with(input, MAX_EXPANDED_LEN, |name| {
         let r = match env.presence(name) {
             Presence::Set(v) => match &v.value {
                 Value::Known(s) => Ref::Known(s),
@@ -365,15 +360,20 @@ fn expand_env(input: &str, env: &EffectiveEnv) -> Var {
             Ref::Undefined => None,
         }
     });
-    match unknown_origin {
+    match (unknown_origin, out) {
         // A secret expanded into a literal keeps its Secret origin; anything else unknown is
         // reported as where it came from too.
-        Some(origin) => Var {
+        (Some(origin), _) => Var {
             value: Value::Unknown,
             origin,
         },
-        None => Var {
+        (None, Some(out)) => Var {
             value: Value::Known(out),
+            origin: Origin::Literal,
+        },
+        // Absurdly large after expansion (chained references double each time): not evaluated.
+        (None, None) => Var {
+            value: Value::Unknown,
             origin: Origin::Literal,
         },
     }
@@ -383,16 +383,27 @@ fn expand_env(input: &str, env: &EffectiveEnv) -> Var {
 /// `MappingFuncFor`): `$$` is an escaped `$`; `$(NAME)` is replaced by `vars[NAME]`, or left as
 /// written when `NAME` is not defined; an unterminated `$(` and any other `$x` are kept as is.
 pub fn expand(input: &str, vars: &BTreeMap<String, String>) -> String {
-    expand_with(input, |name| vars.get(name).cloned())
+    expand_with(input, usize::MAX, |name| vars.get(name).cloned()).unwrap_or_default()
 }
 
-/// The expansion algorithm, with `mapping` returning `None` for an undefined name.
-fn expand_with(input: &str, mut mapping: impl FnMut(&str) -> Option<String>) -> String {
+/// Longest expanded `env[].value` natsguard evaluates (a Pod object is at most ~1.5 MB, but
+/// chained references can multiply it); longer values are treated as unknown.
+const MAX_EXPANDED_LEN: usize = 4 << 20;
+
+/// The expansion algorithm, with `mapping` returning `None` for an undefined name. `None` when
+/// the output would exceed `limit` bytes. Linear in the input (plus the output).
+fn expand_with(input: &str, limit: usize, mut mapping: impl FnMut(&str) -> Option<String>) -> Option<String> {
     let bytes = input.as_bytes();
-    let mut out = String::with_capacity(input.len());
+    // No ')' at or after this index: an opener there is incomplete without scanning (keeps
+    // inputs like "$($($(..." linear; Go's version is quadratic there).
+    let last_close = bytes.iter().rposition(|&b| b == b')');
+    let mut out = String::with_capacity(input.len().min(limit));
     let mut checkpoint = 0;
     let mut cursor = 0;
     while cursor < bytes.len() {
+        if out.len() > limit {
+            return None;
+        }
         if bytes[cursor] == b'$' && cursor + 1 < bytes.len() {
             out.push_str(&input[checkpoint..cursor]);
             let rest = &input[cursor + 1..];
@@ -402,7 +413,7 @@ fn expand_with(input: &str, mut mapping: impl FnMut(&str) -> Option<String>) -> 
                     out.push('$');
                     1
                 }
-                b'(' => match rest[1..].find(')') {
+                b'(' => match last_close.filter(|&c| c > cursor + 1).and_then(|_| rest[1..].find(')')) {
                     Some(close) => {
                         let name = &rest[1..1 + close];
                         match mapping(name) {
@@ -436,7 +447,7 @@ fn expand_with(input: &str, mut mapping: impl FnMut(&str) -> Option<String>) -> 
         }
     }
     out.push_str(&input[checkpoint..]);
-    out
+    (out.len() <= limit).then_some(out)
 }
 
 #[cfg(test)]
@@ -480,10 +491,7 @@ mod tests {
     }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -593,10 +601,7 @@ mod tests {
             Some("nats.svc.cluster.local"),
             "self-reference sees the earlier value"
         );
-        assert_eq!(
-            known(&e, "URL2").as_deref(),
-            Some("tls://nats.svc.cluster.local:4222")
-        );
+        assert_eq!(known(&e, "URL2").as_deref(), Some("tls://nats.svc.cluster.local:4222"));
         assert_eq!(known(&e, "ESC").as_deref(), Some("$(HOST)"));
         assert_eq!(known(&e, "OPEN").as_deref(), Some("$(HOST"));
         assert_eq!(
@@ -607,12 +612,23 @@ mod tests {
     }
 
     #[test]
+    fn env_from_keeps_keys_that_are_not_c_identifiers() {
+        let mut maps = cms();
+        maps.insert("ns", "dotted", vars(&[("my.key", "v"), ("1st", "w")]));
+        let c = container(json!({
+            "envFrom": [{"configMapRef": {"name": "dotted"}, "prefix": "P_"}],
+            "env": [{"name": "REF", "value": "$(P_my.key)-$(P_1st)"}]
+        }));
+        let e = resolve("ns", &c, &maps);
+        assert_eq!(known(&e, "P_my.key").as_deref(), Some("v"));
+        assert_eq!(known(&e, "REF").as_deref(), Some("v-w"));
+    }
+
+    #[test]
     fn env_from_values_are_not_expanded() {
         let mut maps = cms();
         maps.insert("ns", "refs", vars(&[("A", "$(HOST)"), ("B", "$$")]));
-        let c = container(
-            json!({"envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}]}),
-        );
+        let c = container(json!({"envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}]}));
         let e = resolve("ns", &c, &maps);
         assert_eq!(known(&e, "A").as_deref(), Some("$(HOST)"));
         assert_eq!(known(&e, "B").as_deref(), Some("$$"));
@@ -666,10 +682,7 @@ mod tests {
             from_pw.is_some_and(|v| v.origin.is_secret()),
             "and keeps the Secret origin"
         );
-        assert_eq!(
-            e.get("FROM_POD").map(|v| v.value.clone()),
-            Some(Value::Unknown)
-        );
+        assert_eq!(e.get("FROM_POD").map(|v| v.value.clone()), Some(Value::Unknown));
     }
 
     #[test]
@@ -722,9 +735,7 @@ mod tests {
         // Wrong namespace: not found.
         let e = resolve("elsewhere", &c, &cms());
         assert_eq!(
-            e.get("B")
-                .and_then(|v| v.value.known().map(str::to_string))
-                .as_deref(),
+            e.get("B").and_then(|v| v.value.known().map(str::to_string)).as_deref(),
             Some("before")
         );
     }
@@ -765,11 +776,7 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(
-            known(&e, "X").as_deref(),
-            Some("1"),
-            "a later env entry is certain"
-        );
+        assert_eq!(known(&e, "X").as_deref(), Some("1"), "a later env entry is certain");
     }
 
     #[test]
@@ -806,9 +813,7 @@ mod tests {
         assert_eq!(e.opaque_source(), Some(&secret));
 
         // A ConfigMap after the Secret wins for its keys.
-        let c = container(
-            json!({"envFrom": [{"secretRef": {"name": "creds"}}, {"configMapRef": {"name": "nats"}}]}),
-        );
+        let c = container(json!({"envFrom": [{"secretRef": {"name": "creds"}}, {"configMapRef": {"name": "nats"}}]}));
         let e = resolve("ns", &c, &cms());
         assert_eq!(known(&e, "NATS_URL").as_deref(), Some("tls://nats:4222"));
         assert!(matches!(e.presence("NATS_TOKEN"), Presence::Maybe(_)));
@@ -819,6 +824,20 @@ mod tests {
         let e = resolve("ns", &container(json!({})), &ConfigMaps::unknown());
         assert_eq!(e.presence("NATS_URL"), Presence::Unset);
         assert_eq!(e.iter().count(), 0);
+    }
+
+    #[test]
+    fn expansion_stays_linear_and_bounded() {
+        let opens = "$(".repeat(200_000);
+        assert_eq!(expand(&opens, &BTreeMap::new()), opens);
+        // 24 chained doublings of 1 KiB would be 16 GiB: treated as unknown instead.
+        let mut env = vec![json!({"name": "V0", "value": "x".repeat(1024)})];
+        for i in 1..24 {
+            env.push(json!({"name": format!("V{i}"), "value": format!("$(V{})$(V{})", i - 1, i - 1)}));
+        }
+        let e = resolve("ns", &container(json!({ "env": env })), &ConfigMaps::unknown());
+        assert_eq!(e.known("V10").map(str::len), Some(1024 << 10));
+        assert_eq!(e.get("V23").map(|v| v.value.clone()), Some(Value::Unknown));
     }
 
     proptest! {

@@ -92,7 +92,8 @@ pub enum UrlError {
 pub struct ServerUrl {
     /// The scheme, lowercased as the client does.
     pub scheme: Scheme,
-    /// Whether the entry had no `://` and the client prefixed `nats://`.
+    /// Whether the entry had no `://` and the client prefixed a scheme (`nats://`, or `ws://`
+    /// when the first entry is a websocket URL).
     pub implicit_scheme: bool,
     /// Host, without brackets for IPv6.
     pub host: String,
@@ -152,7 +153,7 @@ impl UrlAnalysis {
 
 /// Analyze a URL value as both readers see it. Never panics.
 pub fn analyze(raw: &str) -> UrlAnalysis {
-    let entries: Vec<UrlEntry> = raw
+    let mut entries: Vec<UrlEntry> = raw
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -163,6 +164,19 @@ pub fn analyze(raw: &str) -> UrlAnalysis {
             parsed: parse_entry(s),
         })
         .collect();
+    // nats.go prefixes a bare entry with `connScheme()`, which is `ws` once the first entry put
+    // the pool in websocket mode (TLS options are applied only after the pool is built).
+    if let Some(Ok(first)) = entries.first().map(|e| &e.parsed)
+        && first.scheme.websocket()
+    {
+        for e in entries.iter_mut().skip(1) {
+            if let Ok(u) = &mut e.parsed
+                && u.implicit_scheme
+            {
+                u.scheme = Scheme::Ws;
+            }
+        }
+    }
     let valid = || entries.iter().filter_map(|e| e.parsed.as_ref().ok());
     let encrypted = valid().any(|u| u.scheme.encrypted());
     let has_plaintext_scheme = valid().any(|u| !u.scheme.encrypted());
@@ -183,7 +197,7 @@ pub fn analyze(raw: &str) -> UrlAnalysis {
     }
 }
 
-/// Parse one trimmed, non-empty entry like nats.go's `addURLToPool` (Go's `net/url` rules,
+/// Parse one trimmed, non-empty entry like nats.go's `parseServerURL` (Go's `net/url` rules,
 /// narrowed to what can work: supported scheme, a host, a port in 1..=65535).
 fn parse_entry(entry: &str) -> Result<ServerUrl, UrlError> {
     let (scheme_raw, rest, implicit_scheme) = match entry.find("://") {
@@ -237,10 +251,7 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
         let tail = &after_bracket[close + 1..];
         // An IPv6 literal, optionally with a zone (`fe80::1%25eth0`).
         let (addr, zone) = host.split_once('%').unwrap_or((host, ""));
-        let addr_ok = addr.contains(':')
-            && addr
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
+        let addr_ok = addr.contains(':') && addr.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
         let zone_ok = zone
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '-' | '_' | '.'));
@@ -258,13 +269,11 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
         None => (hostport, None),
     };
     if host.contains(':') || !host.chars().all(valid_host_char) {
-        return Err(
-            if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
-                UrlError::InvalidPort
-            } else {
-                UrlError::MalformedHost
-            },
-        );
+        return Err(if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
+            UrlError::InvalidPort
+        } else {
+            UrlError::MalformedHost
+        });
     }
     Ok((host, port))
 }
@@ -289,20 +298,7 @@ fn valid_host_char(c: char) -> bool {
         || c.is_ascii_alphanumeric()
         || matches!(
             c,
-            '-' | '_'
-                | '.'
-                | '~'
-                | '!'
-                | '$'
-                | '&'
-                | '\''
-                | '('
-                | ')'
-                | '*'
-                | '+'
-                | ';'
-                | '='
-                | '%'
+            '-' | '_' | '.' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ';' | '=' | '%'
         )
 }
 
@@ -312,23 +308,7 @@ fn valid_userinfo_char(c: char) -> bool {
         || c.is_ascii_alphanumeric()
         || matches!(
             c,
-            '-' | '.'
-                | '_'
-                | ':'
-                | '~'
-                | '!'
-                | '$'
-                | '&'
-                | '\''
-                | '('
-                | ')'
-                | '*'
-                | '+'
-                | ','
-                | ';'
-                | '='
-                | '%'
-                | '@'
+            '-' | '.' | '_' | ':' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' | ';' | '=' | '%' | '@'
         )
 }
 
@@ -466,10 +446,7 @@ mod tests {
         let a = analyze(" nats://a:4222 , ,tls://b:4222,,  c:4222 ,");
         let shown: Vec<&str> = a.entries.iter().map(|e| e.redacted.as_str()).collect();
         assert_eq!(shown, ["nats://a:4222", "tls://b:4222", "c:4222"]);
-        assert_eq!(
-            a.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
-            [1, 2, 3]
-        );
+        assert_eq!(a.entries.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(a.encrypted && a.has_plaintext_scheme && a.mixed);
         assert!(!a.gate_accepts, "leading space is refused by the gate");
         assert!(analyze(" , ").entries.is_empty());
@@ -491,6 +468,9 @@ mod tests {
             ("wss://a,ws://b", true, true, false),
             ("wss://a,tls://b", true, false, true),
             ("ws://a,nats://b", false, false, true),
+            ("wss://a,b:4222", true, true, false),
+            ("ws://a,b:4222", false, false, false),
+            ("b:4222,ws://a", false, false, true),
             ("tls://a,http://b", true, false, false),
             ("http://a", false, false, false),
         ] {
@@ -540,12 +520,7 @@ mod tests {
     fn error_messages_carry_no_value_text() {
         let a = analyze("nats://u:p/SECRETPW@h:99999");
         for e in a.invalid() {
-            let msg = e
-                .parsed
-                .as_ref()
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
+            let msg = e.parsed.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
             assert!(!msg.contains("SECRETPW"), "{msg}");
             assert!(!e.redacted.contains("SECRETPW"), "{}", e.redacted);
         }

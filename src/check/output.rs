@@ -418,7 +418,6 @@ impl<W: Write> Sink for Sarif<W> {
         let driver = serde_json::json!({
             "name": "natsguard",
             "version": env!("CARGO_PKG_VERSION"),
-            "informationUri": "https://natsguard.io",
             "rules": rules,
         });
         write!(

@@ -14,7 +14,9 @@ pub struct DurationError {
 
 /// Parse `[<n>h][<n>m][<n>s]` (at least one part, units in that order).
 pub fn parse(value: &str) -> Result<SignedDuration, DurationError> {
-    let err = || DurationError { value: value.to_owned() };
+    let err = || DurationError {
+        value: value.to_owned(),
+    };
     if value.is_empty() {
         return Err(err());
     }
@@ -37,7 +39,10 @@ pub fn parse(value: &str) -> Result<SignedDuration, DurationError> {
             return Err(err());
         }
         last_rank = rank;
-        total = n.checked_mul(unit).and_then(|s| total.checked_add(s)).ok_or_else(err)?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(err)?;
         rest = &rest[digits + 1..];
     }
     Ok(SignedDuration::from_secs(total))
@@ -75,7 +80,19 @@ mod tests {
 
     #[test]
     fn rejects_anything_else() {
-        for bad in ["", "4", "h", "4d", "30m4h", "1h1h", "-1h", "1.5h", " 4h", "4h ", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "4",
+            "h",
+            "4d",
+            "30m4h",
+            "1h1h",
+            "-1h",
+            "1.5h",
+            " 4h",
+            "4h ",
+            "99999999999999999999h",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

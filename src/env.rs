@@ -57,7 +57,8 @@ impl ConfigMaps {
 
     /// Add (or replace) the ConfigMap `namespace/name`.
     pub fn insert(&mut self, namespace: &str, name: &str, data: BTreeMap<String, String>) {
-        self.maps.insert((namespace.to_string(), name.to_string()), data);
+        self.maps
+            .insert((namespace.to_string(), name.to_string()), data);
     }
 }
 
@@ -135,7 +136,10 @@ impl fmt::Display for Origin {
                 write!(f, "envFrom ConfigMap {name} (not available)")
             }
             Origin::EnvFromConfigMap { name, prefix } => {
-                write!(f, "envFrom ConfigMap {name} (prefix {prefix}, not available)")
+                write!(
+                    f,
+                    "envFrom ConfigMap {name} (prefix {prefix}, not available)"
+                )
             }
         }
     }
@@ -232,7 +236,12 @@ pub fn resolve(namespace: &str, container: &Container, cms: &dyn ConfigMapLookup
     env
 }
 
-fn apply_env_from(env: &mut EffectiveEnv, namespace: &str, source: &EnvFromSource, cms: &dyn ConfigMapLookup) {
+fn apply_env_from(
+    env: &mut EffectiveEnv,
+    namespace: &str,
+    source: &EnvFromSource,
+    cms: &dyn ConfigMapLookup,
+) {
     let prefix = source.prefix.clone().unwrap_or_default();
     if let Some(cm) = &source.config_map_ref {
         let optional = cm.optional.unwrap_or(false);
@@ -392,7 +401,11 @@ const MAX_EXPANDED_LEN: usize = 4 << 20;
 
 /// The expansion algorithm, with `mapping` returning `None` for an undefined name. `None` when
 /// the output would exceed `limit` bytes. Linear in the input (plus the output).
-fn expand_with(input: &str, limit: usize, mut mapping: impl FnMut(&str) -> Option<String>) -> Option<String> {
+fn expand_with(
+    input: &str,
+    limit: usize,
+    mut mapping: impl FnMut(&str) -> Option<String>,
+) -> Option<String> {
     let bytes = input.as_bytes();
     // No ')' at or after this index: an opener there is incomplete without scanning (keeps
     // inputs like "$($($(..." linear; Go's version is quadratic there).
@@ -413,7 +426,10 @@ fn expand_with(input: &str, limit: usize, mut mapping: impl FnMut(&str) -> Optio
                     out.push('$');
                     1
                 }
-                b'(' => match last_close.filter(|&c| c > cursor + 1).and_then(|_| rest[1..].find(')')) {
+                b'(' => match last_close
+                    .filter(|&c| c > cursor + 1)
+                    .and_then(|_| rest[1..].find(')'))
+                {
                     Some(close) => {
                         let name = &rest[1..1 + close];
                         match mapping(name) {
@@ -491,7 +507,10 @@ mod tests {
     }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -601,7 +620,10 @@ mod tests {
             Some("nats.svc.cluster.local"),
             "self-reference sees the earlier value"
         );
-        assert_eq!(known(&e, "URL2").as_deref(), Some("tls://nats.svc.cluster.local:4222"));
+        assert_eq!(
+            known(&e, "URL2").as_deref(),
+            Some("tls://nats.svc.cluster.local:4222")
+        );
         assert_eq!(known(&e, "ESC").as_deref(), Some("$(HOST)"));
         assert_eq!(known(&e, "OPEN").as_deref(), Some("$(HOST"));
         assert_eq!(
@@ -628,7 +650,9 @@ mod tests {
     fn env_from_values_are_not_expanded() {
         let mut maps = cms();
         maps.insert("ns", "refs", vars(&[("A", "$(HOST)"), ("B", "$$")]));
-        let c = container(json!({"envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}]}));
+        let c = container(
+            json!({"envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}]}),
+        );
         let e = resolve("ns", &c, &maps);
         assert_eq!(known(&e, "A").as_deref(), Some("$(HOST)"));
         assert_eq!(known(&e, "B").as_deref(), Some("$$"));
@@ -682,7 +706,10 @@ mod tests {
             from_pw.is_some_and(|v| v.origin.is_secret()),
             "and keeps the Secret origin"
         );
-        assert_eq!(e.get("FROM_POD").map(|v| v.value.clone()), Some(Value::Unknown));
+        assert_eq!(
+            e.get("FROM_POD").map(|v| v.value.clone()),
+            Some(Value::Unknown)
+        );
     }
 
     #[test]
@@ -735,7 +762,9 @@ mod tests {
         // Wrong namespace: not found.
         let e = resolve("elsewhere", &c, &cms());
         assert_eq!(
-            e.get("B").and_then(|v| v.value.known().map(str::to_string)).as_deref(),
+            e.get("B")
+                .and_then(|v| v.value.known().map(str::to_string))
+                .as_deref(),
             Some("before")
         );
     }
@@ -776,7 +805,11 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(known(&e, "X").as_deref(), Some("1"), "a later env entry is certain");
+        assert_eq!(
+            known(&e, "X").as_deref(),
+            Some("1"),
+            "a later env entry is certain"
+        );
     }
 
     #[test]
@@ -813,7 +846,9 @@ mod tests {
         assert_eq!(e.opaque_source(), Some(&secret));
 
         // A ConfigMap after the Secret wins for its keys.
-        let c = container(json!({"envFrom": [{"secretRef": {"name": "creds"}}, {"configMapRef": {"name": "nats"}}]}));
+        let c = container(
+            json!({"envFrom": [{"secretRef": {"name": "creds"}}, {"configMapRef": {"name": "nats"}}]}),
+        );
         let e = resolve("ns", &c, &cms());
         assert_eq!(known(&e, "NATS_URL").as_deref(), Some("tls://nats:4222"));
         assert!(matches!(e.presence("NATS_TOKEN"), Presence::Maybe(_)));
@@ -833,9 +868,15 @@ mod tests {
         // 24 chained doublings of 1 KiB would be 16 GiB: treated as unknown instead.
         let mut env = vec![json!({"name": "V0", "value": "x".repeat(1024)})];
         for i in 1..24 {
-            env.push(json!({"name": format!("V{i}"), "value": format!("$(V{})$(V{})", i - 1, i - 1)}));
+            env.push(
+                json!({"name": format!("V{i}"), "value": format!("$(V{})$(V{})", i - 1, i - 1)}),
+            );
         }
-        let e = resolve("ns", &container(json!({ "env": env })), &ConfigMaps::unknown());
+        let e = resolve(
+            "ns",
+            &container(json!({ "env": env })),
+            &ConfigMaps::unknown(),
+        );
         assert_eq!(e.known("V10").map(str::len), Some(1024 << 10));
         assert_eq!(e.get("V23").map(|v| v.value.clone()), Some(Value::Unknown));
     }

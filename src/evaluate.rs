@@ -53,12 +53,17 @@ pub struct ContainerReport {
 impl ContainerReport {
     /// Production, the gate refuses the URL and the override is truthy: the break-glass is in use.
     pub fn override_active(&self) -> bool {
-        self.production == Some(true) && self.gate_accepts == Some(false) && self.override_truthy == Some(true)
+        self.production == Some(true)
+            && self.gate_accepts == Some(false)
+            && self.override_truthy == Some(true)
     }
 
     /// No violation.
     pub fn compliant(&self) -> bool {
-        !self.findings.iter().any(|f| f.severity == Severity::Violation)
+        !self
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Violation)
     }
 }
 
@@ -102,7 +107,12 @@ pub fn evaluate_workload(
     cms: &dyn ConfigMapLookup,
     ctx: &EvalContext,
 ) -> WorkloadReport {
-    let init = w.pod_spec.init_containers.iter().flatten().map(|c| (c, true));
+    let init = w
+        .pod_spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| (c, true));
     let main = w.pod_spec.containers.iter().map(|c| (c, false));
     let containers = init
         .chain(main)
@@ -170,7 +180,11 @@ mod tests {
     #[test]
     fn init_containers_first_then_containers_in_pod_order() {
         let r = run(&NatsTransportPolicySpec::default(), &BTreeMap::new());
-        let names: Vec<(&str, bool)> = r.containers.iter().map(|c| (c.name.as_str(), c.init)).collect();
+        let names: Vec<(&str, bool)> = r
+            .containers
+            .iter()
+            .map(|c| (c.name.as_str(), c.init))
+            .collect();
         assert_eq!(
             names,
             [
@@ -199,7 +213,10 @@ mod tests {
         assert_eq!(r.containers[1].production, Some(false));
         assert_eq!(r.containers[1].gate_accepts, Some(true));
         let codes: Vec<Code> = r.findings().map(|f| f.code).collect();
-        assert!(codes.contains(&Code::PlaintextOverrideActive) && codes.contains(&Code::OverrideOwnerMissing));
+        assert!(
+            codes.contains(&Code::PlaintextOverrideActive)
+                && codes.contains(&Code::OverrideOwnerMissing)
+        );
     }
 
     #[test]
@@ -210,7 +227,11 @@ mod tests {
         };
         let r = run(&spec, &BTreeMap::new());
         let names: Vec<&str> = r.containers.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["wait", "sidecar"], "pod order kept, unknown names ignored");
+        assert_eq!(
+            names,
+            ["wait", "sidecar"],
+            "pod order kept, unknown names ignored"
+        );
         assert!(r.compliant());
         assert!(!r.override_active());
         assert!(r.override_containers().is_empty());
@@ -231,7 +252,12 @@ mod tests {
             annotations: &a,
             pod_spec: &pod,
         };
-        let r = evaluate_workload(&NatsTransportPolicySpec::default(), &w, &ConfigMaps::unknown(), &ctx());
+        let r = evaluate_workload(
+            &NatsTransportPolicySpec::default(),
+            &w,
+            &ConfigMaps::unknown(),
+            &ctx(),
+        );
         assert!(r.containers.is_empty() && r.compliant() && !r.override_active());
     }
 

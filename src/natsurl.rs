@@ -251,7 +251,10 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
         let tail = &after_bracket[close + 1..];
         // An IPv6 literal, optionally with a zone (`fe80::1%25eth0`).
         let (addr, zone) = host.split_once('%').unwrap_or((host, ""));
-        let addr_ok = addr.contains(':') && addr.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
+        let addr_ok = addr.contains(':')
+            && addr
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
         let zone_ok = zone
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '%' | '-' | '_' | '.'));
@@ -269,11 +272,13 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
         None => (hostport, None),
     };
     if host.contains(':') || !host.chars().all(valid_host_char) {
-        return Err(if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
-            UrlError::InvalidPort
-        } else {
-            UrlError::MalformedHost
-        });
+        return Err(
+            if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
+                UrlError::InvalidPort
+            } else {
+                UrlError::MalformedHost
+            },
+        );
     }
     Ok((host, port))
 }
@@ -298,7 +303,20 @@ fn valid_host_char(c: char) -> bool {
         || c.is_ascii_alphanumeric()
         || matches!(
             c,
-            '-' | '_' | '.' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ';' | '=' | '%'
+            '-' | '_'
+                | '.'
+                | '~'
+                | '!'
+                | '$'
+                | '&'
+                | '\''
+                | '('
+                | ')'
+                | '*'
+                | '+'
+                | ';'
+                | '='
+                | '%'
         )
 }
 
@@ -308,7 +326,23 @@ fn valid_userinfo_char(c: char) -> bool {
         || c.is_ascii_alphanumeric()
         || matches!(
             c,
-            '-' | '.' | '_' | ':' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' | ';' | '=' | '%' | '@'
+            '-' | '.'
+                | '_'
+                | ':'
+                | '~'
+                | '!'
+                | '$'
+                | '&'
+                | '\''
+                | '('
+                | ')'
+                | '*'
+                | '+'
+                | ','
+                | ';'
+                | '='
+                | '%'
+                | '@'
         )
 }
 
@@ -446,7 +480,10 @@ mod tests {
         let a = analyze(" nats://a:4222 , ,tls://b:4222,,  c:4222 ,");
         let shown: Vec<&str> = a.entries.iter().map(|e| e.redacted.as_str()).collect();
         assert_eq!(shown, ["nats://a:4222", "tls://b:4222", "c:4222"]);
-        assert_eq!(a.entries.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(
+            a.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
         assert!(a.encrypted && a.has_plaintext_scheme && a.mixed);
         assert!(!a.gate_accepts, "leading space is refused by the gate");
         assert!(analyze(" , ").entries.is_empty());
@@ -520,7 +557,12 @@ mod tests {
     fn error_messages_carry_no_value_text() {
         let a = analyze("nats://u:p/SECRETPW@h:99999");
         for e in a.invalid() {
-            let msg = e.parsed.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+            let msg = e
+                .parsed
+                .as_ref()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(!msg.contains("SECRETPW"), "{msg}");
             assert!(!e.redacted.contains("SECRETPW"), "{}", e.redacted);
         }

@@ -87,7 +87,9 @@ impl<'a> State<'a> {
 fn why_unreadable(name: &str, origin: &Origin, maybe: bool) -> String {
     let how = match origin {
         Origin::Secret { .. } | Origin::EnvFromSecret { .. } => "Secret values are never read",
-        Origin::ConfigMap { .. } | Origin::EnvFromConfigMap { .. } => "the ConfigMap is not available",
+        Origin::ConfigMap { .. } | Origin::EnvFromConfigMap { .. } => {
+            "the ConfigMap is not available"
+        }
         Origin::FieldRef(_) | Origin::ResourceFieldRef(_) => "it is only known in the running pod",
         Origin::Literal => "it expands a variable whose value is unknown",
     };
@@ -143,7 +145,15 @@ pub fn evaluate_container(
     let env = c.env;
     let mut out = Out {
         container: c.name,
-        label: format!("{} {:?}", if c.init { "init container" } else { "container" }, c.name),
+        label: format!(
+            "{} {:?}",
+            if c.init {
+                "init container"
+            } else {
+                "container"
+            },
+            c.name
+        ),
         findings: Vec::new(),
     };
 
@@ -179,7 +189,11 @@ pub fn evaluate_container(
 }
 
 /// Production per the policy; `None` (with an `Indeterminate` finding) when it cannot be told.
-fn production(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, out: &mut Out<'_>) -> Option<bool> {
+fn production(
+    spec: &NatsTransportPolicySpec,
+    env: &EffectiveEnv,
+    out: &mut Out<'_>,
+) -> Option<bool> {
     let e = &spec.environment;
     match e.production {
         ProductionMode::Always => return Some(true),
@@ -240,7 +254,10 @@ impl Url {
     /// A noun phrase: `NATS_URL "…"`, or `the workload's default URL "…" (NATS_URL is unset or empty)`.
     fn describe(&self, var: &str) -> String {
         if self.defaulted {
-            format!("the workload's default URL {} ({var} is unset or empty)", self.shown)
+            format!(
+                "the workload's default URL {} ({var} is unset or empty)",
+                self.shown
+            )
         } else {
             format!("{var} {}", self.shown)
         }
@@ -274,7 +291,11 @@ fn url(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, out: &mut Out<'_>) ->
 }
 
 /// Whether the override is truthy (`None` when it cannot be read); reports unrecognized values.
-fn override_state(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, out: &mut Out<'_>) -> Option<bool> {
+fn override_state(
+    spec: &NatsTransportPolicySpec,
+    env: &EffectiveEnv,
+    out: &mut Out<'_>,
+) -> Option<bool> {
     let var = &spec.r#override.env_var;
     match State::of(env, var) {
         State::Unset => Some(false),
@@ -450,16 +471,26 @@ fn url_findings(spec: &NatsTransportPolicySpec, url: &Url, out: &mut Out<'_>) {
     let mut problems: Vec<String> = a
         .invalid()
         .map(|e| {
-            let why = e.parsed.as_ref().err().map(ToString::to_string).unwrap_or_default();
+            let why = e
+                .parsed
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             format!("entry {} {}: {why}", e.index, shown(&e.redacted))
         })
         .collect();
     if a.entries.is_empty() {
-        problems.push("it contains no server, so the client would fall back to nats://127.0.0.1:4222".to_string());
+        problems.push(
+            "it contains no server, so the client would fall back to nats://127.0.0.1:4222"
+                .to_string(),
+        );
     }
     if a.mixed_websocket {
-        problems
-            .push("it mixes websocket (ws/wss) and non-websocket entries, which the NATS client refuses".to_string());
+        problems.push(
+            "it mixes websocket (ws/wss) and non-websocket entries, which the NATS client refuses"
+                .to_string(),
+        );
     }
     if !problems.is_empty() {
         out.push(
@@ -565,7 +596,12 @@ fn tls_findings(
     }
 }
 
-fn auth_findings(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, production: Option<bool>, out: &mut Out<'_>) {
+fn auth_findings(
+    spec: &NatsTransportPolicySpec,
+    env: &EffectiveEnv,
+    production: Option<bool>,
+    out: &mut Out<'_>,
+) {
     let a = &spec.auth;
     let user = State::of(env, &a.username_var);
     let pass = State::of(env, &a.password_var);
@@ -603,7 +639,9 @@ fn auth_findings(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, production:
                 ),
             );
         } else if enforce {
-            let origin = [user, pass, token, nkey].into_iter().find_map(State::unreadable);
+            let origin = [user, pass, token, nkey]
+                .into_iter()
+                .find_map(State::unreadable);
             let why = origin.map_or_else(String::new, |o| format!(" (they may be set by {o})"));
             out.push(
                 Code::Indeterminate,
@@ -826,7 +864,11 @@ mod tests {
                 ),
                 (
                     "tls list ok",
-                    vec![prod(), auth(), lit("NATS_URL", "tls://a:4222, tls://b:4222")],
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("NATS_URL", "tls://a:4222, tls://b:4222"),
+                    ],
                     vec![],
                 ),
                 (
@@ -871,7 +913,11 @@ mod tests {
                 ),
                 (
                     "list not starting with tls",
-                    vec![prod(), auth(), lit("NATS_URL", "nats://a:4222,tls://b:4222")],
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("NATS_URL", "nats://a:4222,tls://b:4222"),
+                    ],
                     vec![(TlsSchemeRejected, V), (MixedSchemes, W)],
                 ),
                 (
@@ -881,12 +927,22 @@ mod tests {
                 ),
                 (
                     "url from secret",
-                    vec![prod(), auth(), secret("NATS_URL"), lit("NATS_TLS_CA", "/ca.pem")],
+                    vec![
+                        prod(),
+                        auth(),
+                        secret("NATS_URL"),
+                        lit("NATS_TLS_CA", "/ca.pem"),
+                    ],
                     vec![(Indeterminate, W)],
                 ),
                 (
                     "url references a secret",
-                    vec![prod(), auth(), secret("PW"), lit("NATS_URL", "tls://u:$(PW)@nats:4222")],
+                    vec![
+                        prod(),
+                        auth(),
+                        secret("PW"),
+                        lit("NATS_URL", "tls://u:$(PW)@nats:4222"),
+                    ],
                     vec![(Indeterminate, W)],
                 ),
                 (
@@ -961,7 +1017,11 @@ mod tests {
                     vec![lit("CORDUM_PRODUCTION", "prod")],
                     vec![],
                 ),
-                ("CORDUM_ENV=productionx", vec![lit("CORDUM_ENV", "productionx")], vec![]),
+                (
+                    "CORDUM_ENV=productionx",
+                    vec![lit("CORDUM_ENV", "productionx")],
+                    vec![],
+                ),
             ],
         );
     }
@@ -1101,14 +1161,22 @@ mod tests {
         );
         check(
             &Run::new().spec(|s| s.r#override.require_owner = false),
-            vec![("owner not required", base(), vec![(PlaintextOverrideActive, V)])],
+            vec![(
+                "owner not required",
+                base(),
+                vec![(PlaintextOverrideActive, V)],
+            )],
         );
         let past = Run::new()
             .annot(annotations::OWNER, "alice")
             .annot(annotations::ROLLBACK_BY, PAST);
         check(
             &past,
-            vec![("overdue by annotation", base(), vec![(PlaintextOverrideOverdue, V)])],
+            vec![(
+                "overdue by annotation",
+                base(),
+                vec![(PlaintextOverrideOverdue, V)],
+            )],
         );
         let exactly = Run::new()
             .annot(annotations::OWNER, "alice")
@@ -1128,7 +1196,11 @@ mod tests {
         by_incident.ctx.incident_deadline = Some(ts(PAST));
         check(
             &by_incident,
-            vec![("incident deadline wins", base(), vec![(PlaintextOverrideOverdue, V)])],
+            vec![(
+                "incident deadline wins",
+                base(),
+                vec![(PlaintextOverrideOverdue, V)],
+            )],
         );
         let mut by_incident = Run::new()
             .annot(annotations::OWNER, "alice")
@@ -1179,7 +1251,11 @@ mod tests {
                 ),
                 (
                     "override unrecognized",
-                    vec![prod(), auth(), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "enabled")],
+                    vec![
+                        prod(),
+                        auth(),
+                        lit("CORDUM_NATS_ALLOW_PLAINTEXT", "enabled"),
+                    ],
                     vec![(PlaintextTransport, V), (OverrideValueUnrecognized, W)],
                 ),
                 (
@@ -1295,10 +1371,15 @@ mod tests {
                 vec![(InvalidUrl, V), (PlaintextTransport, V)],
             )],
         );
-        let r = Run::new().run(&[staging(), lit("NATS_URL", "tls://a:4222,nats://b:99999,http://c")]);
+        let r = Run::new().run(&[
+            staging(),
+            lit("NATS_URL", "tls://a:4222,nats://b:99999,http://c"),
+        ]);
         let m = msg(&r, InvalidUrl);
         assert!(
-            m.contains("entry 2") && m.contains("entry 3") && m.contains("unsupported scheme `http`"),
+            m.contains("entry 2")
+                && m.contains("entry 3")
+                && m.contains("unsupported scheme `http`"),
             "{m}"
         );
         assert_eq!(
@@ -1309,9 +1390,14 @@ mod tests {
         let bad_default = Run::new().spec(|s| s.transport.default_url = "http://nats".into());
         check(
             &bad_default,
-            vec![("bad policy default url", vec![staging()], vec![(InvalidUrl, V)])],
+            vec![(
+                "bad policy default url",
+                vec![staging()],
+                vec![(InvalidUrl, V)],
+            )],
         );
-        let custom_default = Run::new().spec(|s| s.transport.default_url = "tls://nats:4222".into());
+        let custom_default =
+            Run::new().spec(|s| s.transport.default_url = "tls://nats:4222".into());
         check(
             &custom_default,
             vec![("policy default url", vec![prod(), auth()], vec![])],
@@ -1363,7 +1449,11 @@ mod tests {
                 ),
                 (
                     "empty does not count",
-                    vec![staging(), lit("NATS_TLS_CA", ""), lit("NATS_TLS_SERVER_NAME", " ")],
+                    vec![
+                        staging(),
+                        lit("NATS_TLS_CA", ""),
+                        lit("NATS_TLS_SERVER_NAME", " "),
+                    ],
                     vec![],
                 ),
                 (
@@ -1403,12 +1493,22 @@ mod tests {
                 ),
                 (
                     "key only, blank cert",
-                    vec![staging(), tls(), lit("NATS_TLS_CERT", " "), secret("NATS_TLS_KEY")],
+                    vec![
+                        staging(),
+                        tls(),
+                        lit("NATS_TLS_CERT", " "),
+                        secret("NATS_TLS_KEY"),
+                    ],
                     vec![(TlsMaterialIncomplete, V)],
                 ),
                 (
                     "both from secrets",
-                    vec![staging(), tls(), secret("NATS_TLS_CERT"), secret("NATS_TLS_KEY")],
+                    vec![
+                        staging(),
+                        tls(),
+                        secret("NATS_TLS_CERT"),
+                        secret("NATS_TLS_KEY"),
+                    ],
                     vec![],
                 ),
                 (
@@ -1428,7 +1528,8 @@ mod tests {
                 ),
             ],
         );
-        let ca = Run::new().spec(|s| s.transport.required_tls = vec![TlsVar::Ca, TlsVar::ServerName]);
+        let ca =
+            Run::new().spec(|s| s.transport.required_tls = vec![TlsVar::Ca, TlsVar::ServerName]);
         check(
             &ca,
             vec![
@@ -1472,7 +1573,11 @@ mod tests {
         check(
             &Run::new(),
             vec![
-                ("missing in prod", vec![prod(), tls()], vec![(AuthMissing, W)]),
+                (
+                    "missing in prod",
+                    vec![prod(), tls()],
+                    vec![(AuthMissing, W)],
+                ),
                 ("missing outside prod", vec![staging(), tls()], vec![]),
                 (
                     "blank token is missing",
@@ -1481,10 +1586,19 @@ mod tests {
                 ),
                 (
                     "user+pass secrets",
-                    vec![prod(), tls(), secret("NATS_USERNAME"), secret("NATS_PASSWORD")],
+                    vec![
+                        prod(),
+                        tls(),
+                        secret("NATS_USERNAME"),
+                        secret("NATS_PASSWORD"),
+                    ],
                     vec![],
                 ),
-                ("nkey secret", vec![prod(), tls(), secret("NATS_NKEY")], vec![]),
+                (
+                    "nkey secret",
+                    vec![prod(), tls(), secret("NATS_NKEY")],
+                    vec![],
+                ),
                 (
                     "username only falls through",
                     vec![prod(), tls(), lit("NATS_USERNAME", "svc")],
@@ -1548,7 +1662,12 @@ mod tests {
                 ),
                 (
                     "literal username is fine",
-                    vec![prod(), tls(), lit("NATS_USERNAME", "svc"), secret("NATS_PASSWORD")],
+                    vec![
+                        prod(),
+                        tls(),
+                        lit("NATS_USERNAME", "svc"),
+                        secret("NATS_PASSWORD"),
+                    ],
                     vec![],
                 ),
                 (
@@ -1567,7 +1686,10 @@ mod tests {
             secret("NATS_NKEY"),
         ]);
         let m = msg(&r, AuthAmbiguous);
-        assert!(m.contains("NATS_USERNAME/NATS_PASSWORD takes effect"), "{m}");
+        assert!(
+            m.contains("NATS_USERNAME/NATS_PASSWORD takes effect"),
+            "{m}"
+        );
         let r = Run::new().run(&[staging(), tls(), auth(), secret("NATS_NKEY")]);
         assert!(msg(&r, AuthAmbiguous).contains("NATS_TOKEN takes effect"));
         let r = Run::new().run(&[prod(), tls(), from_cm("NATS_TOKEN", "token")]);
@@ -1634,7 +1756,10 @@ mod tests {
             ],
         );
         let r = run.run(&[]);
-        assert_eq!((r.production, r.gate_accepts, r.override_truthy), (None, None, None));
+        assert_eq!(
+            (r.production, r.gate_accepts, r.override_truthy),
+            (None, None, None)
+        );
         let enforce = Run::new()
             .env_from(sref)
             .spec(|s| s.auth.required = AuthRequirement::Enforce);
@@ -1665,7 +1790,9 @@ mod tests {
             lit("CORDUM_NATS_ALLOW_PLAINTEXT", "true"),
         ];
         for mode in [ProductionMode::Auto, ProductionMode::Never] {
-            let r = Run::new().spec(|s| s.environment.production = mode).run(&env);
+            let r = Run::new()
+                .spec(|s| s.environment.production = mode)
+                .run(&env);
             assert!(r.findings.len() >= 5, "{:#?}", r.findings);
             for f in &r.findings {
                 assert!(!f.message.contains(PW), "{}", f.message);
@@ -1678,8 +1805,14 @@ mod tests {
         let a = |v: &str| BTreeMap::from([(annotations::ROLLBACK_BY.to_string(), v.to_string())]);
         assert_eq!(rollback_by(&BTreeMap::new()), None);
         assert_eq!(rollback_by(&a(FUTURE)), Some(Ok(ts(FUTURE))));
-        assert_eq!(rollback_by(&a(" 2026-06-01T18:00:00+02:00 ")), Some(Ok(ts(FUTURE))));
-        assert_eq!(rollback_by(&a("2026-06-01")), Some(Err("\"2026-06-01\"".to_string())));
+        assert_eq!(
+            rollback_by(&a(" 2026-06-01T18:00:00+02:00 ")),
+            Some(Ok(ts(FUTURE)))
+        );
+        assert_eq!(
+            rollback_by(&a("2026-06-01")),
+            Some(Err("\"2026-06-01\"".to_string()))
+        );
         assert!(matches!(rollback_by(&a("in 2 hours")), Some(Err(_))));
     }
 
@@ -1691,7 +1824,11 @@ mod tests {
             lit("NATS_TOKEN", "x"),
             secret("NATS_NKEY"),
         ]);
-        let got: Vec<(Severity, &str)> = r.findings.iter().map(|f| (f.severity, f.code.as_str())).collect();
+        let got: Vec<(Severity, &str)> = r
+            .findings
+            .iter()
+            .map(|f| (f.severity, f.code.as_str()))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -1706,7 +1843,11 @@ mod tests {
 
     #[test]
     fn messages_name_the_fix_and_redact_urls() {
-        let r = Run::new().run(&[prod(), auth(), lit("NATS_URL", "nats://bob:hunter2@nats:4222")]);
+        let r = Run::new().run(&[
+            prod(),
+            auth(),
+            lit("NATS_URL", "nats://bob:hunter2@nats:4222"),
+        ]);
         let m = msg(&r, PlaintextTransport);
         assert!(
             m.contains("nats://***@nats:4222") && !m.contains("hunter2") && m.contains("tls://"),
@@ -1714,6 +1855,9 @@ mod tests {
         );
         let r = Run::new().run(&[prod(), auth()]);
         let m = msg(&r, PlaintextTransport);
-        assert!(m.contains("unset or empty") && m.contains("nats://nats:4222"), "{m}");
+        assert!(
+            m.contains("unset or empty") && m.contains("nats://nats:4222"),
+            "{m}"
+        );
     }
 }

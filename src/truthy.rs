@@ -27,7 +27,9 @@ mod tests {
 
     #[test]
     fn truthy_table() {
-        for v in ["1", "true", "TRUE", "True", " yes ", "Y", "y", "on", "ON", "\ttrue\n"] {
+        for v in [
+            "1", "true", "TRUE", "True", " yes ", "Y", "y", "on", "ON", "\ttrue\n",
+        ] {
             assert!(is_truthy(v), "{v:?} should be truthy");
             assert!(!is_falsy(v), "{v:?} should not be falsy");
         }

@@ -50,6 +50,14 @@ fn plain_key(rest: &str) -> Option<&str> {
     (after.is_empty() || after.starts_with([' ', '\t', '\r', '\n'])).then_some(key)
 }
 
+/// Whether a line opens a block scalar or leaves a quoted one open. A byte scan first: most
+/// lines have neither quotes nor `|`/`>`.
+fn opens_scalar(line: &str) -> bool {
+    line.bytes()
+        .any(|b| matches!(b, b'"' | b'\'' | b'|' | b'>'))
+        && (opens_block_scalar(line) || opens_quoted(line))
+}
+
 /// Whether a line's value opens a block scalar (`|`, `>`, with indicators, maybe a comment).
 fn opens_block_scalar(line: &str) -> bool {
     let v = line.trim_end();
@@ -122,7 +130,7 @@ pub fn prune(doc: &str, out: &mut String) {
                 || ind > n
                 || (ind == n && (t == "-" || t.starts_with("- ")))
             {
-                if opens_block_scalar(body) || opens_quoted(body) {
+                if opens_scalar(body) {
                     scalar = Some(ind);
                 }
                 out.push('\n');
@@ -139,13 +147,13 @@ pub fn prune(doc: &str, out: &mut String) {
             && SKIP.contains(&key)
         {
             skipping = Some(ind);
-            if opens_block_scalar(body) || opens_quoted(body) {
+            if opens_scalar(body) {
                 scalar = Some(ind);
             }
             out.push('\n');
             continue;
         }
-        if opens_block_scalar(body) || opens_quoted(body) {
+        if opens_scalar(body) {
             scalar = Some(ind);
         }
         out.push_str(line);

@@ -21,13 +21,31 @@ use serde::{Deserialize, Serialize};
     status = "NatsTransportIncidentStatus",
     derive = "PartialEq",
     doc = "NatsTransportIncident records one use of the break-glass plaintext NATS override on one Deployment: who owns it, why, when it started and when it must be rolled back.",
-    printcolumn(name = "Deployment", type_ = "string", json_path = ".spec.deployment.name"),
+    printcolumn(
+        name = "Deployment",
+        type_ = "string",
+        json_path = ".spec.deployment.name"
+    ),
     printcolumn(name = "Owner", type_ = "string", json_path = ".spec.owner"),
     printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
     printcolumn(name = "Rollback-By", type_ = "string", json_path = ".spec.rollbackBy"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "Policy", type_ = "string", json_path = ".spec.policy", priority = "1"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".spec.reason", priority = "1")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Policy",
+        type_ = "string",
+        json_path = ".spec.policy",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".spec.reason",
+        priority = "1"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct NatsTransportIncidentSpec {
@@ -62,7 +80,20 @@ pub struct DeploymentRef {
 }
 
 /// Where an incident is in its life.
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+)]
 pub enum IncidentState {
     /// The override is on and the deadline is not near.
     #[default]

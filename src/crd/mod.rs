@@ -4,12 +4,12 @@ pub mod incident;
 pub mod policy;
 
 pub use incident::{
-    DeploymentRef, IncidentState, NatsTransportIncident, NatsTransportIncidentSpec, NatsTransportIncidentStatus,
-    Resolution,
+    DeploymentRef, IncidentState, NatsTransportIncident, NatsTransportIncidentSpec,
+    NatsTransportIncidentStatus, Resolution,
 };
 pub use policy::{
-    AuthRequirement, NatsTransportPolicy, NatsTransportPolicySpec, NatsTransportPolicyStatus, ProductionMode, TlsVar,
-    WorkloadResult,
+    AuthRequirement, NatsTransportPolicy, NatsTransportPolicySpec, NatsTransportPolicyStatus,
+    ProductionMode, TlsVar, WorkloadResult,
 };
 
 use kube::CustomResourceExt;
@@ -119,13 +119,21 @@ fn scalar(v: &serde_json::Value) -> String {
 /// (a JSON string is a valid YAML double-quoted scalar).
 fn scalar_str(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ' ' | '(' | ')' | ','))
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ' ' | '(' | ')' | ',')
+        })
         && !s.starts_with([' ', '-'])
         && !s.ends_with(' ')
-        && !s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+        && !s
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
         && !matches!(
             s.to_ascii_lowercase().as_str(),
             "true" | "false" | "yes" | "no" | "y" | "n" | "on" | "off" | "null" | "~"
         );
-    if plain { s.to_owned() } else { serde_json::Value::String(s.to_owned()).to_string() }
+    if plain {
+        s.to_owned()
+    } else {
+        serde_json::Value::String(s.to_owned()).to_string()
+    }
 }

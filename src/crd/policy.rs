@@ -27,13 +27,47 @@ use serde::{Deserialize, Serialize};
     status = "NatsTransportPolicyStatus",
     derive = "PartialEq",
     doc = "NatsTransportPolicy keeps the NATS client transport of the selected Deployments secure: it evaluates each container's effective environment the way the workload reads it at start-up, reports drift as conditions, Events and metrics, and records every use of the plaintext override as a timed NatsTransportIncident.",
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#, description = "Policy valid and evaluated"),
-    printcolumn(name = "Compliant", type_ = "string", json_path = r#".status.conditions[?(@.type=="Compliant")].status"#, description = "No selected workload has a violation"),
-    printcolumn(name = "Workloads", type_ = "integer", json_path = ".status.workloads", description = "Deployments selected"),
-    printcolumn(name = "Violations", type_ = "integer", json_path = ".status.violations", description = "Violation findings across selected Deployments"),
-    printcolumn(name = "Overrides", type_ = "integer", json_path = ".status.overrides", description = "Deployments running with the plaintext override"),
-    printcolumn(name = "Next-Deadline", type_ = "string", json_path = ".status.nextDeadline", description = "Earliest open rollback deadline"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#,
+        description = "Policy valid and evaluated"
+    ),
+    printcolumn(
+        name = "Compliant",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Compliant")].status"#,
+        description = "No selected workload has a violation"
+    ),
+    printcolumn(
+        name = "Workloads",
+        type_ = "integer",
+        json_path = ".status.workloads",
+        description = "Deployments selected"
+    ),
+    printcolumn(
+        name = "Violations",
+        type_ = "integer",
+        json_path = ".status.violations",
+        description = "Violation findings across selected Deployments"
+    ),
+    printcolumn(
+        name = "Overrides",
+        type_ = "integer",
+        json_path = ".status.overrides",
+        description = "Deployments running with the plaintext override"
+    ),
+    printcolumn(
+        name = "Next-Deadline",
+        type_ = "string",
+        json_path = ".status.nextDeadline",
+        description = "Earliest open rollback deadline"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct NatsTransportPolicySpec {
@@ -95,7 +129,9 @@ impl Default for NatsTransportPolicySpec {
 }
 
 /// A rule pack.
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// The Cordum scheduler's start-up gate (`tls://` required in production).
@@ -104,7 +140,9 @@ pub enum Profile {
 }
 
 /// When a workload counts as production.
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
 pub enum ProductionMode {
     /// Read the workload's own environment (`envVar`, `flagVar`).
     #[default]
@@ -124,7 +162,10 @@ pub struct EnvironmentSpec {
     pub production: ProductionMode,
     /// Variable naming the environment; production when its trimmed value equals one of `values`, ignoring case.
     #[serde(default = "defaults::env_var")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub env_var: String,
     /// Values of `envVar` that mean production.
     #[serde(default = "defaults::production_values")]
@@ -133,7 +174,10 @@ pub struct EnvironmentSpec {
     pub values: Vec<String>,
     /// Variable that means production when truthy (`1`, `true`, `yes`, `y`, `on`).
     #[serde(default = "defaults::flag_var")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub flag_var: String,
 }
 
@@ -154,7 +198,10 @@ impl Default for EnvironmentSpec {
 pub struct TransportSpec {
     /// Variable holding the server URL or a comma-separated list of them.
     #[serde(default = "defaults::url_var")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub url_var: String,
     /// The URL the workload uses when `urlVar` is unset or empty.
     #[serde(default = "defaults::default_url")]
@@ -181,7 +228,19 @@ impl Default for TransportSpec {
 }
 
 /// A TLS setting that a policy can require.
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    schemars::JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+)]
 pub enum TlsVar {
     #[serde(rename = "CA")]
     Ca,
@@ -196,23 +255,38 @@ pub enum TlsVar {
 pub struct TlsEnvSpec {
     /// CA bundle path.
     #[serde(default = "defaults::tls_ca")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub ca: String,
     /// Client certificate path; must be set together with `key`.
     #[serde(default = "defaults::tls_cert")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub cert: String,
     /// Client key path; must be set together with `cert`.
     #[serde(default = "defaults::tls_key")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub key: String,
     /// Server name for certificate verification.
     #[serde(default = "defaults::tls_server_name")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub server_name: String,
     /// When truthy, server certificate verification is disabled.
     #[serde(default = "defaults::tls_insecure")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub insecure: String,
 }
 
@@ -229,7 +303,9 @@ impl Default for TlsEnvSpec {
 }
 
 /// Whether missing broker auth in production is a warning or a violation.
-#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
 pub enum AuthRequirement {
     /// `AuthMissing` is a warning.
     #[default]
@@ -243,16 +319,28 @@ pub enum AuthRequirement {
 #[serde(rename_all = "camelCase")]
 pub struct AuthSpec {
     #[serde(default = "defaults::username_var")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub username_var: String,
     #[serde(default = "defaults::password_var")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub password_var: String,
     #[serde(default = "defaults::token_var")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub token_var: String,
     #[serde(default = "defaults::nkey_var")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub nkey_var: String,
     /// `Warn` (default) or `Enforce`: how bad it is to run in production without auth.
     #[serde(default)]
@@ -278,17 +366,26 @@ impl Default for AuthSpec {
 pub struct OverrideSpec {
     /// Variable that, when truthy, lets a production workload start although the gate refuses its URL.
     #[serde(default = "defaults::override_var")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"),
+        length(min = 1, max = 253)
+    )]
     pub env_var: String,
     /// Longest an override may stay on: the rollback deadline is never later than start + maxDuration.
     /// A Go-style duration between 1m and 720h.
     #[serde(default = "defaults::max_duration")]
-    #[schemars(regex(pattern = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"), length(min = 2, max = 32))]
+    #[schemars(
+        regex(pattern = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"),
+        length(min = 2, max = 32)
+    )]
     #[x_kube(validation = Rule::new("duration(self) >= duration('1m') && duration(self) <= duration('720h')").message("override.maxDuration must be between 1m and 720h"))]
     pub max_duration: String,
     /// How long before the deadline the incident turns `DeadlineApproaching`. A Go-style duration.
     #[serde(default = "defaults::warn_before")]
-    #[schemars(regex(pattern = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"), length(min = 2, max = 32))]
+    #[schemars(
+        regex(pattern = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"),
+        length(min = 2, max = 32)
+    )]
     pub warn_before: String,
     /// Whether an override without a `natsguard.io/override-owner` annotation is flagged.
     #[serde(default = "defaults::yes")]
@@ -321,14 +418,19 @@ impl OverrideSpec {
 pub struct IncidentsSpec {
     /// How long a resolved incident is kept before the operator deletes it. A Go-style duration up to 8760h.
     #[serde(default = "defaults::retention")]
-    #[schemars(regex(pattern = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"), length(min = 2, max = 32))]
+    #[schemars(
+        regex(pattern = "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"),
+        length(min = 2, max = 32)
+    )]
     #[x_kube(validation = Rule::new("duration(self) <= duration('8760h')").message("incidents.retention must be at most 8760h"))]
     pub retention: String,
 }
 
 impl Default for IncidentsSpec {
     fn default() -> Self {
-        Self { retention: defaults::retention() }
+        Self {
+            retention: defaults::retention(),
+        }
     }
 }
 

@@ -49,5 +49,8 @@ crds:
 	mv crds/natsguard.io.yaml.tmp crds/natsguard.io.yaml
 	cp crds/natsguard.io.yaml charts/natsguard/files/crds/natsguard.io.yaml
 
+bench-check:
+	hack/bench-check.sh
+
 bench-operator:
 	hack/bench-operator.sh

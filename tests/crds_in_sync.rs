@@ -4,8 +4,7 @@
 #[test]
 fn committed_crds_match_the_rust_types() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds/natsguard.io.yaml");
-    let committed = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let generated = natsguard::crd::crds_yaml().expect("the CRDs render");
     if committed != generated {
         let line = committed

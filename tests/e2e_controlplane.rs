@@ -10,9 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
-use kube::api::{
-    ApiResource, DynamicObject, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
-};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use natsguard::crd::{NatsTransportPolicy, NatsTransportPolicySpec};
 use serde_json::json;
 use support::{TestNamespace, client, install_crds};
@@ -182,29 +180,14 @@ async fn crd_cel_rule_rejects_a_bad_policy_with_the_rules_message() {
     let created = api.create(&PostParams::default(), &minimal).await.expect("a valid policy is accepted");
     assert_eq!(created.spec.r#override.max_duration, "2h");
     // The server's defaults for every omitted field equal the Rust defaults.
-    let mut want = NatsTransportPolicySpec {
-        selector: minimal.spec.selector.clone(),
-        ..Default::default()
-    };
+    let mut want = NatsTransportPolicySpec { selector: minimal.spec.selector.clone(), ..Default::default() };
     want.r#override.max_duration = "2h".to_owned();
     assert_eq!(created.spec, want);
     // ... and they were really filled in by the API server (read the raw object).
-    let raw: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &ApiResource::erase::<NatsTransportPolicy>(&()),
-    );
+    let raw: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns.name(), &ApiResource::erase::<NatsTransportPolicy>(&()));
     let raw = raw.get("ok").await.expect("read raw policy");
-    assert_eq!(
-        raw.data["spec"]["override"]["warnBefore"], "30m",
-        "{:?}",
-        raw.data
-    );
-    assert_eq!(
-        raw.data["spec"]["environment"]["values"],
-        json!(["production"]),
-        "{:?}",
-        raw.data
-    );
+    assert_eq!(raw.data["spec"]["override"]["warnBefore"], "30m", "{:?}", raw.data);
+    assert_eq!(raw.data["spec"]["environment"]["values"], json!(["production"]), "{:?}", raw.data);
     ns.cleanup().await;
 }

@@ -35,18 +35,34 @@ async fn bad_policies_are_rejected_naming_the_field() {
 
     let cases: &[(&str, Value, &str)] = &[
         ("no-selector", json!({}), "spec.selector"),
-        ("enum", json!({ "selector": {}, "environment": { "production": "Sometimes" } }), "spec.environment.production"),
+        (
+            "enum",
+            json!({ "selector": {}, "environment": { "production": "Sometimes" } }),
+            "spec.environment.production",
+        ),
         ("empty-env-name", json!({ "selector": {}, "transport": { "urlVar": "" } }), "spec.transport.urlVar"),
         ("bad-env-name", json!({ "selector": {}, "auth": { "tokenVar": "NATS TOKEN" } }), "spec.auth.tokenVar"),
-        ("duration-syntax", json!({ "selector": {}, "override": { "maxDuration": "4 hours" } }), "spec.override.maxDuration"),
-        ("duration-range", json!({ "selector": {}, "override": { "maxDuration": "30s" } }), "spec.override.maxDuration"),
+        (
+            "duration-syntax",
+            json!({ "selector": {}, "override": { "maxDuration": "4 hours" } }),
+            "spec.override.maxDuration",
+        ),
+        (
+            "duration-range",
+            json!({ "selector": {}, "override": { "maxDuration": "30s" } }),
+            "spec.override.maxDuration",
+        ),
         (
             "warn-after-max",
             json!({ "selector": {}, "override": { "maxDuration": "1h", "warnBefore": "2h" } }),
             "spec.override",
         ),
         ("retention", json!({ "selector": {}, "incidents": { "retention": "9000h" } }), "spec.incidents.retention"),
-        ("required-tls", json!({ "selector": {}, "transport": { "requiredTLS": ["Pin"] } }), "spec.transport.requiredTLS"),
+        (
+            "required-tls",
+            json!({ "selector": {}, "transport": { "requiredTLS": ["Pin"] } }),
+            "spec.transport.requiredTLS",
+        ),
         ("containers", json!({ "selector": {}, "containers": ["Not_A_Name"] }), "spec.containers"),
         ("auth-required", json!({ "selector": {}, "auth": { "required": "Always" } }), "spec.auth.required"),
         (
@@ -82,7 +98,9 @@ async fn bad_policies_are_rejected_naming_the_field() {
         }),
     ];
     for (i, spec) in ok.into_iter().enumerate() {
-        create(&api, &policy(&format!("ok-{i}"), spec)).await.unwrap_or_else(|e| panic!("valid policy {i} rejected: {e}"));
+        create(&api, &policy(&format!("ok-{i}"), spec))
+            .await
+            .unwrap_or_else(|e| panic!("valid policy {i} rejected: {e}"));
     }
     ns.cleanup().await;
 }
@@ -103,7 +121,8 @@ async fn incident_timestamps_must_be_rfc3339() {
         }))
         .unwrap()
     };
-    let err = create(&api, &incident("tomorrow at noon")).await.expect_err("a non-RFC 3339 rollbackBy must be rejected");
+    let err =
+        create(&api, &incident("tomorrow at noon")).await.expect_err("a non-RFC 3339 rollbackBy must be rejected");
     assert!(err.contains("spec.rollbackBy"), "{err}");
     create(&api, &incident("2026-01-01T04:00:00Z")).await.expect("an RFC 3339 rollbackBy is accepted");
     ns.cleanup().await;

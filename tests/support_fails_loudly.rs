@@ -18,11 +18,6 @@ async fn an_unreachable_api_server_is_an_error_not_a_skip() {
     .expect("write kubeconfig");
     let result = support::try_client(path.to_str().expect("utf-8 path")).await;
     let _ = std::fs::remove_dir_all(&dir);
-    let err = result
-        .err()
-        .expect("no API server at 127.0.0.1:1, so no client");
-    assert!(
-        err.contains("127.0.0.1:1") && err.contains("unreachable"),
-        "{err}"
-    );
+    let err = result.err().expect("no API server at 127.0.0.1:1, so no client");
+    assert!(err.contains("127.0.0.1:1") && err.contains("unreachable"), "{err}");
 }

@@ -1,0 +1,335 @@
+//! `natsguard check` end to end: the built binary on realistic manifests (tests/fixtures/).
+
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn check(args: &[&str], stdin: Option<&str>) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_natsguard"));
+    cmd.arg("check").args(args).current_dir(FIX).env_remove("NO_COLOR");
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn natsguard");
+    if let Some(input) = stdin {
+        let mut s = child.stdin.take().expect("stdin");
+        // The binary does not read stdin when every -f names a file.
+        if let Err(e) = s.write_all(input.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+        }
+    }
+    let o = child.wait_with_output().expect("wait");
+    Out {
+        code: o.status.code().expect("exit code"),
+        stdout: String::from_utf8(o.stdout).expect("utf8 stdout"),
+        stderr: String::from_utf8(o.stderr).expect("utf8 stderr"),
+    }
+}
+
+fn json(args: &[&str]) -> (i32, Value) {
+    let mut a = args.to_vec();
+    a.extend(["-o", "json"]);
+    let o = check(&a, None);
+    let v = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", o.stdout, o.stderr));
+    (o.code, v)
+}
+
+fn codes(v: &Value, name: &str, container: &str) -> Vec<String> {
+    let r = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name && r["container"] == container)
+        .unwrap_or_else(|| panic!("no result for {name}/{container} in {v}"));
+    r["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn kustomize_production_overlay_with_tls_is_compliant() {
+    let o = check(&["-f", "kustomize/overlays/prod/rendered.yaml"], None);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("Deployment cordum-prod/prod-cordum-scheduler"), "{}", o.stdout);
+    assert!(o.stdout.contains("container scheduler (production)"), "{}", o.stdout);
+    assert!(o.stdout.contains("init container migrate"), "{}", o.stdout);
+    assert!(o.stdout.contains("1 workload checked (2 containers): 0 violations"), "{}", o.stdout);
+    assert!(!o.stdout.contains('\x1b'), "no colour when stdout is not a terminal");
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+
+    let (code, v) = json(&["-f", "kustomize/overlays/prod/rendered.yaml"]);
+    assert_eq!(code, 0);
+    for c in ["scheduler", "migrate"] {
+        let violations: Vec<_> = v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["container"] == c)
+            .flat_map(|r| r["findings"].as_array().unwrap().iter())
+            .filter(|f| f["severity"] == "violation")
+            .collect();
+        assert!(violations.is_empty(), "{c}: {violations:?}");
+    }
+}
+
+#[test]
+fn helm_chart_with_plaintext_and_inline_password_fails() {
+    let o = check(&["-f", "helm/rendered.yaml"], None);
+    assert_eq!(o.code, 1, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("PlaintextTransport"), "{}", o.stdout);
+    assert!(o.stdout.contains("SecretInPlainEnv"), "{}", o.stdout);
+    assert!(!o.stdout.contains("hunter2"), "{}", o.stdout);
+    let (_, v) = json(&["-f", "helm/rendered.yaml"]);
+    let c = codes(&v, "release-cordum-gateway", "gateway");
+    assert!(c.contains(&"PlaintextTransport".to_owned()), "{c:?}");
+    assert!(c.contains(&"SecretInPlainEnv".to_owned()), "{c:?}");
+    // ServiceAccount, ConfigMap and Service are not workloads.
+    assert_eq!(v["results"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn json_shape_field_by_field() {
+    let (code, v) = json(&["-f", "helm/rendered.yaml"]);
+    assert_eq!(code, 1);
+    let obj = v.as_object().unwrap();
+    assert_eq!(obj.keys().collect::<Vec<_>>(), vec!["results", "summary"]);
+    let r = &v["results"][0];
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut want = vec!["source", "kind", "namespace", "name", "container", "production", "findings"];
+    want.sort();
+    let mut got = keys.clone();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(r["source"], "helm/rendered.yaml");
+    assert_eq!(r["kind"], "Deployment");
+    assert_eq!(r["namespace"], "");
+    assert_eq!(r["name"], "release-cordum-gateway");
+    assert_eq!(r["container"], "gateway");
+    assert_eq!(r["production"], true);
+    for f in r["findings"].as_array().unwrap() {
+        let mut k: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
+        k.sort();
+        assert_eq!(k, vec!["code", "message", "severity"]);
+        assert!(["violation", "warning", "info"].contains(&f["severity"].as_str().unwrap()));
+        assert!(!f["message"].as_str().unwrap().is_empty());
+    }
+    let s = &v["summary"];
+    let mut k: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+    k.sort();
+    assert_eq!(k, vec!["violations", "warnings", "workloads"]);
+    assert_eq!(s["workloads"], 1);
+    let count = |sev: &str| r["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == sev).count() as u64;
+    assert_eq!(s["violations"].as_u64().unwrap(), count("violation"));
+    assert_eq!(s["warnings"].as_u64().unwrap(), count("warning"));
+}
+
+#[test]
+fn configmap_urls_are_resolved_and_missing_ones_indeterminate() {
+    let (code, v) = json(&["-f", "configmap"]);
+    assert_eq!(code, 0, "{v}");
+    // tls:// from the ConfigMap given alongside: no transport finding.
+    let worker = codes(&v, "cordum-worker", "worker");
+    assert!(!worker.iter().any(|c| c == "PlaintextTransport" || c == "Indeterminate"), "{worker:?}");
+    // The referenced ConfigMap is not in the input: the verdict cannot be known offline.
+    let audit = codes(&v, "cordum-audit", "audit");
+    assert!(audit.contains(&"Indeterminate".to_owned()), "{audit:?}");
+    assert!(!audit.contains(&"PlaintextTransport".to_owned()), "{audit:?}");
+
+    // Without the ConfigMap file, the worker is indeterminate too.
+    let (_, v) = json(&["-f", "configmap/deployments.yaml"]);
+    assert!(codes(&v, "cordum-worker", "worker").contains(&"Indeterminate".to_owned()));
+}
+
+#[test]
+fn lists_in_yaml_and_json_and_directories_in_sorted_order() {
+    let (code, v) = json(&["-f", "lists"]);
+    assert_eq!(code, 1, "{v}");
+    let sources: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["source"].as_str().unwrap()).collect();
+    assert_eq!(sources, vec!["lists/list.json", "lists/list.yaml"]);
+    // The ConfigMap inside the YAML List resolved the URL: plaintext in production.
+    assert!(codes(&v, "from-yaml-list", "app").contains(&"PlaintextTransport".to_owned()));
+    assert!(!codes(&v, "from-json-list", "app").iter().any(|c| c == "PlaintextTransport"));
+    assert_eq!(v["summary"]["workloads"], 2);
+}
+
+#[test]
+fn multi_document_files_and_stdin() {
+    let text = std::fs::read_to_string(format!("{FIX}/helm/rendered.yaml")).unwrap()
+        + "---\n"
+        + &std::fs::read_to_string(format!("{FIX}/kustomize/overlays/prod/rendered.yaml")).unwrap();
+    // No -f and stdin is not a terminal: stdin is read.
+    let o = check(&["-o", "json"], Some(&text));
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["summary"]["workloads"], 2);
+    assert!(v["results"].as_array().unwrap().iter().all(|r| r["source"] == "-"));
+    let names: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["release-cordum-gateway", "prod-cordum-scheduler", "prod-cordum-scheduler"]);
+    // `-f -` too, mixed with a file.
+    let o = check(&["-f", "-", "-f", "dev/warning-only.yaml", "-o", "json"], Some(&text));
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["summary"]["workloads"], 3);
+}
+
+#[test]
+fn no_f_reads_stdin_and_bad_paths_or_usage_exit_2() {
+    // Without -f, stdin is read when it is not a terminal (here /dev/null: nothing to check).
+    // On a terminal it is a usage error (exit 2); a test cannot give the binary a terminal.
+    let o = check(&[], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = check(&["-f", "does/not/exist.yaml"], None);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("does/not/exist.yaml"), "{}", o.stderr);
+    let o = check(&["-f", "helm", "-o", "xml"], None);
+    assert_eq!(o.code, 2);
+}
+
+#[test]
+fn malformed_document_is_located_and_the_rest_still_reported() {
+    let o = check(&["-f", "malformed/stream.yaml", "-o", "json"], None);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    let line = o
+        .stderr
+        .lines()
+        .find_map(|l| l.split("malformed/stream.yaml:").nth(1))
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no file:line in {}", o.stderr));
+    assert!((13..=23).contains(&line), "line {line}: {}", o.stderr);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let names: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["good-before", "good-after"]);
+    // Unreadable input wins over findings, and over --fail-on never.
+    assert!(codes(&v, "good-after", "app").contains(&"PlaintextTransport".to_owned()));
+    let o = check(&["-f", "malformed/stream.yaml", "--fail-on", "never"], None);
+    assert_eq!(o.code, 2);
+    assert!(o.stdout.contains("1 document unreadable"), "{}", o.stdout);
+}
+
+#[test]
+fn fail_on_thresholds() {
+    assert_eq!(check(&["-f", "dev/warning-only.yaml"], None).code, 0);
+    let o = check(&["-f", "dev/warning-only.yaml", "--fail-on", "warning"], None);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(o.stdout.contains("SecretInPlainEnv"));
+    assert_eq!(check(&["-f", "helm/rendered.yaml", "--fail-on", "never"], None).code, 0);
+    assert_eq!(check(&["-f", "kustomize/overlays/prod/rendered.yaml", "--fail-on", "warning"], None).code, 0);
+}
+
+#[test]
+fn past_rollback_by_makes_the_override_overdue() {
+    let (code, v) = json(&["-f", "override/overdue.yaml"]);
+    assert_eq!(code, 1);
+    let c = codes(&v, "cordum-scheduler", "scheduler");
+    assert!(c.contains(&"PlaintextOverrideOverdue".to_owned()), "{c:?}");
+    assert!(!c.contains(&"OverrideOwnerMissing".to_owned()), "{c:?}");
+}
+
+#[test]
+fn policies_select_and_configure() {
+    let (code, v) = json(&["-f", "policy/deployments.yaml", "--policy", "policy/policies.yaml"]);
+    assert_eq!(code, 1, "{v}");
+    let results = v["results"].as_array().unwrap();
+    let under = |name: &str, policy: &str| {
+        results.iter().find(|r| r["name"] == name && r["policy"] == policy).map(|r| {
+            r["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        })
+    };
+    // `control` is selected by both policies and evaluated under each.
+    let strict = under("control", "team-a/always-production").expect("control under always-production");
+    assert!(strict.contains(&"PlaintextTransport".to_owned()), "{strict:?}");
+    let lax = under("control", "team-a/everything").expect("control under everything");
+    assert!(!lax.contains(&"PlaintextTransport".to_owned()), "{lax:?}");
+    // `edge` fails the matchExpressions; `elsewhere` is in another namespace.
+    assert!(under("edge", "team-a/always-production").is_none());
+    assert!(under("edge", "team-a/everything").is_some());
+    assert!(!results.iter().any(|r| r["name"] == "elsewhere"));
+    assert_eq!(v["summary"]["workloads"], 2);
+    let o = check(&["-f", "policy/deployments.yaml", "--policy", "policy/policies.yaml"], None);
+    assert!(o.stdout.contains("[policy team-a/always-production]"), "{}", o.stdout);
+    assert!(o.stdout.contains("1 workload not selected by any policy"), "{}", o.stdout);
+    // Policies given in the input work the same as --policy.
+    let (_, v2) = json(&["-f", "policy"]);
+    assert_eq!(v2["summary"], v["summary"]);
+}
+
+#[test]
+fn sarif_is_valid_and_located() {
+    let o = check(&["-f", "helm/rendered.yaml", "-f", "override/overdue.yaml", "-o", "sarif"], None);
+    assert_eq!(o.code, 1);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "natsguard");
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 19);
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for code in ["PlaintextTransport", "TLSSchemeRejected", "CredentialsInURL", "InvalidURL", "Indeterminate"] {
+        assert!(ids.contains(&code), "{code}");
+    }
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        assert!(ids.contains(&r["ruleId"].as_str().unwrap()));
+        assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"], r["ruleId"]);
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+    let plain = results.iter().find(|r| r["ruleId"] == "PlaintextTransport").unwrap();
+    assert_eq!(plain["level"], "error");
+    assert_eq!(plain["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "helm/rendered.yaml");
+    // The Deployment document starts after the `---` on line 21 (comment on 22, content on 23).
+    assert_eq!(plain["locations"][0]["physicalLocation"]["region"]["startLine"], 23);
+    assert_eq!(run["invocations"][0]["executionSuccessful"], true);
+}
+
+#[test]
+fn output_is_stable() {
+    let a = check(&["-f", "lists", "-f", "configmap", "-o", "json"], None);
+    let b = check(&["-f", "lists", "-f", "configmap", "-o", "json"], None);
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn no_output_ever_contains_a_credential() {
+    let input = std::fs::read_to_string(format!("{FIX}/leaks/credentials.yaml")).unwrap();
+    for fmt in ["text", "json", "sarif"] {
+        for args in [vec!["-f", "leaks"], vec!["-f", "-"]] {
+            let mut a = args.clone();
+            a.extend(["-o", fmt, "--fail-on", "never"]);
+            let o = check(&a, Some(&input));
+            assert_eq!(o.code, 2, "the malformed document makes the input unreadable: {}", o.stderr);
+            for (what, s) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
+                assert!(!s.contains("LEAKCANARY"), "{fmt} {what} leaks a credential:\n{s}");
+                assert!(!s.contains("12345678"), "{fmt} {what} leaks the numeric password:\n{s}");
+                for userinfo in ["initUser", "urlUser", "u2:", "caps:", "cmUser"] {
+                    assert!(!s.contains(userinfo), "{fmt} {what} leaks userinfo {userinfo}:\n{s}");
+                }
+            }
+            assert!(o.stderr.contains("credentials.yaml:") || o.stderr.contains("-:"), "{}", o.stderr);
+            assert!(o.stdout.contains("leaky"), "{fmt}: {}", o.stdout);
+        }
+    }
+}
+
+#[test]
+fn other_pod_template_workloads_are_evaluated() {
+    let (code, v) = json(&["-f", "kinds"]);
+    assert_eq!(code, 1, "{v}");
+    let kinds: Vec<(&str, &str)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, vec![("CronJob", "cordum-compactor"), ("StatefulSet", "cordum-store")]);
+    assert!(codes(&v, "cordum-compactor", "compactor").contains(&"PlaintextTransport".to_owned()));
+    assert!(codes(&v, "cordum-store", "store").is_empty());
+}

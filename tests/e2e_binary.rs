@@ -29,6 +29,18 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, body))
 }
 
+/// Kills the operator if the test fails before stopping it, so no process outlives the test.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 async fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
@@ -69,12 +81,23 @@ async fn run_serves_health_and_metrics_and_exits_cleanly_on_sigterm() {
         .expect("apply deployment");
 
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_natsguard"))
-        .args(["run", "--namespace", ns.name(), "--http-addr", &format!("127.0.0.1:{port}"), "--log-format", "json"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start natsguard run");
+    let mut running = Running(
+        Command::new(env!("CARGO_BIN_EXE_natsguard"))
+            .args([
+                "run",
+                "--namespace",
+                ns.name(),
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                "json",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start natsguard run"),
+    );
+    let child = &mut running.0;
 
     poll("/livez 200", Duration::from_secs(20), || get(port, "/livez").filter(|(c, _)| *c == 200)).await;
     poll("/readyz 200 (caches synced)", Duration::from_secs(30), || get(port, "/readyz").filter(|(c, _)| *c == 200))

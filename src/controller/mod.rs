@@ -181,8 +181,7 @@ pub async fn run(
     Ok(())
 }
 
-fn stopped(mut rx: signal::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {
-    async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    }
+/// Resolves once shutdown was requested.
+async fn stopped(mut rx: signal::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }

@@ -1,6 +1,10 @@
 //! The custom resources natsguard serves (group `natsguard.io`, version `v1alpha1`).
 
+// The CustomResource derive repeats `printcolumn(name = …, type_ = …)` keys, which this lint
+// mistakes for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 pub mod incident;
+#[allow(clippy::duplicated_attributes)]
 pub mod policy;
 
 pub use incident::{

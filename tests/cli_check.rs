@@ -333,3 +333,36 @@ fn other_pod_template_workloads_are_evaluated() {
     assert!(codes(&v, "cordum-compactor", "compactor").contains(&"PlaintextTransport".to_owned()));
     assert!(codes(&v, "cordum-store", "store").is_empty());
 }
+
+#[test]
+fn an_unusable_policy_is_reported_naming_the_field_and_the_rest_still_evaluated() {
+    let input = "\
+apiVersion: natsguard.io/v1alpha1
+kind: NatsTransportPolicy
+metadata: {name: strict}
+spec:
+  selector: {matchLabels: {app: cordum}}
+  override: {maxDuration: 1h, warnBefore: 2h}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: scheduler
+        env:
+        - {name: CORDUM_ENV, value: production}
+        - {name: NATS_URL, value: 'nats://nats:4222'}
+";
+    let o = check(&["-f", "-", "-o", "json"], Some(input));
+    assert_eq!(o.code, 2, "an unusable policy is bad input\n{}", o.stderr);
+    assert!(o.stderr.contains("<stdin>:1") || o.stderr.contains(":1:"), "located: {}", o.stderr);
+    assert!(o.stderr.contains("spec.override.warnBefore"), "names the field: {}", o.stderr);
+    let v: Value = serde_json::from_str(&o.stdout).expect("JSON still written");
+    // Without a usable policy the built-in default evaluates the Deployment.
+    assert_eq!(codes(&v, "api", "scheduler"), ["PlaintextTransport", "AuthMissing"]);
+}

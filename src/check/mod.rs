@@ -312,7 +312,17 @@ fn take(
             let name = cm.metadata.name.as_deref().unwrap_or("");
             cms.insert(ns, name, cm.data.clone().unwrap_or_default());
         }
-        Object::Policy(p) => policies.push(Policy::from_resource(*p)),
+        Object::Policy(p) => {
+            let name = p.metadata.name.clone().unwrap_or_default();
+            match Policy::from_resource(*p) {
+                Ok(p) => policies.push(p),
+                Err(e) => {
+                    let message = format!("NatsTransportPolicy {name} cannot be used: {e}");
+                    input::report(err, &InputError::Malformed { path: loc.0.to_owned(), line: loc.1, message });
+                    return 1;
+                }
+            }
+        }
         Object::List(items) => {
             let mut bad = 0;
             for item in items {

@@ -9,7 +9,8 @@
 
 use crate::crd::{NatsTransportPolicy, NatsTransportPolicySpec};
 use crate::env::{ConfigMapLookup, Lookup};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use crate::validation::{self, InvalidPolicy};
+use kube::core::{Selector, SelectorExt};
 use std::collections::{BTreeMap, HashMap};
 
 /// ConfigMaps given in the input, keyed by (namespace or "", name). Those not given are
@@ -45,23 +46,27 @@ pub struct Policy {
     pub namespace: Option<String>,
     /// The policy's spec.
     pub spec: NatsTransportPolicySpec,
+    /// The spec's label selector, compiled.
+    selector: Selector,
 }
 
 impl Policy {
     /// The built-in default: the cordum profile with `production: Auto`, selecting everything.
     pub fn builtin() -> Policy {
-        Policy { id: None, namespace: None, spec: NatsTransportPolicySpec::default() }
+        Policy { id: None, namespace: None, spec: NatsTransportPolicySpec::default(), selector: Selector::default() }
     }
 
-    /// From a parsed `NatsTransportPolicy`.
-    pub fn from_resource(p: NatsTransportPolicy) -> Policy {
+    /// From a parsed `NatsTransportPolicy`, checked as the operator checks it (there is no API
+    /// server offline to reject a bad spec): an unusable one says which field is wrong.
+    pub fn from_resource(p: NatsTransportPolicy) -> Result<Policy, InvalidPolicy> {
+        let selector = validation::compile(&p.spec)?.selector;
         let namespace = p.metadata.namespace.filter(|n| !n.is_empty());
         let name = p.metadata.name.unwrap_or_default();
         let id = Some(match &namespace {
             Some(ns) => format!("{ns}/{name}"),
             None => name,
         });
-        Policy { id, namespace, spec: p.spec }
+        Ok(Policy { id, namespace, spec: p.spec, selector })
     }
 
     /// Whether this policy selects a workload in `namespace` (empty = unset) with `labels`.
@@ -75,33 +80,8 @@ impl Policy {
         {
             return false;
         }
-        selector_matches(&self.spec.selector, labels)
+        self.selector.matches(labels)
     }
-}
-
-/// Kubernetes LabelSelector semantics: every `matchLabels` pair and every `matchExpressions`
-/// requirement must hold; the empty selector matches everything. An unknown operator matches
-/// nothing (the API server would have rejected it).
-pub fn selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    if let Some(ml) = &sel.match_labels
-        && !ml.iter().all(|(k, v)| labels.get(k) == Some(v))
-    {
-        return false;
-    }
-    let Some(exprs) = &sel.match_expressions else {
-        return true;
-    };
-    exprs.iter().all(|e| {
-        let values = e.values.as_deref().unwrap_or(&[]);
-        let have = labels.get(&e.key);
-        match e.operator.as_str() {
-            "In" => have.is_some_and(|v| values.contains(v)),
-            "NotIn" => have.is_none_or(|v| !values.contains(v)),
-            "Exists" => have.is_some(),
-            "DoesNotExist" => have.is_none(),
-            _ => false,
-        }
-    })
 }
 
 /// The policies in force: those from the input and `--policy`, sorted by id, or the built-in
@@ -140,7 +120,18 @@ impl Policies {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+
+    /// A policy in `namespace` with `selector`, built the way the CLI builds it.
+    fn policy(namespace: Option<&str>, selector: LabelSelector) -> Result<Policy, InvalidPolicy> {
+        let mut p = NatsTransportPolicy::new("p", NatsTransportPolicySpec { selector, ..Default::default() });
+        p.metadata.namespace = namespace.map(str::to_owned);
+        Policy::from_resource(p)
+    }
+
+    fn selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+        policy(None, sel.clone()).unwrap().selects("", labels)
+    }
 
     fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
         kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -179,17 +170,19 @@ mod tests {
         let exists = LabelSelector { match_expressions: Some(vec![req("x", "Exists", &[])]), ..Default::default() };
         assert!(selector_matches(&exists, &labels(&[("x", "")])));
         assert!(!selector_matches(&exists, &labels(&[])));
+        // An operator the API server would reject makes the policy unusable, naming the field.
         let bogus = LabelSelector { match_expressions: Some(vec![req("x", "Near", &[])]), ..Default::default() };
-        assert!(!selector_matches(&bogus, &labels(&[("x", "1")])));
+        let err = policy(None, bogus).unwrap_err();
+        assert_eq!(err.field, "selector.matchExpressions[0].operator");
     }
 
     #[test]
     fn namespaces_constrain_only_when_both_are_set() {
-        let p = Policy { id: Some("prod/p".into()), namespace: Some("prod".into()), spec: Default::default() };
+        let p = policy(Some("prod"), LabelSelector::default()).unwrap();
         assert!(p.selects("prod", &labels(&[])));
         assert!(!p.selects("dev", &labels(&[])));
         assert!(p.selects("", &labels(&[])));
-        let any = Policy { id: Some("p".into()), namespace: None, spec: Default::default() };
+        let any = policy(None, LabelSelector::default()).unwrap();
         assert!(any.selects("dev", &labels(&[])));
         let mut suspended = Policy::builtin();
         suspended.spec.suspend = true;

@@ -5,12 +5,11 @@ use super::Error;
 use super::policy::resolve_incident;
 use super::publish::{self, Refs};
 use super::watch::scope_api;
-use crate::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, NatsTransportPolicySpec, Resolution};
+use crate::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, Resolution};
 use crate::lifecycle::{self, Plan};
 use crate::notices;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::SignedDuration;
 use kube::api::DeleteParams;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
@@ -63,14 +62,15 @@ async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> R
     let name = incident.name_any();
     let api: Api<NatsTransportIncident> = Api::namespaced(ctx.client.clone(), &ns);
     let policy = Api::<NatsTransportPolicy>::namespaced(ctx.client.clone(), &ns).get_opt(&incident.spec.policy).await?;
-    let now = Timestamp::now();
+    let now = super::policy::now();
     let status = incident.status.as_ref();
     match status.map(|s| s.state) {
         Some(IncidentState::Resolved) => {
+            // The policy's retention, or the default one when the policy is gone.
             let retention = policy
-                .as_ref()
-                .and_then(|p| p.spec.incidents.retention().ok())
-                .or_else(|| NatsTransportPolicySpec::default().incidents.retention().ok())
+                .map(|p| p.spec.incidents)
+                .unwrap_or_default()
+                .retention()
                 .unwrap_or(SignedDuration::from_hours(720));
             let resolved_at = status.and_then(|s| s.resolved_at.as_ref()).map_or(now, |t| t.0);
             let due = lifecycle::prune_at(resolved_at, retention);
@@ -87,29 +87,15 @@ async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> R
             Ok(Action::requeue(wait.min(Duration::from_secs(3600)) + Duration::from_secs(1)))
         }
         _ if policy.is_none() => {
-            let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
             resolve_incident(&api, &name, Resolution::PolicyDeleted, now).await?;
             let recorded = status.map(|s| s.state);
             let plan = Plan::Resolve(Resolution::PolicyDeleted);
             let deployment = &incident.spec.deployment.name;
             let notices = notices::incident(deployment, &name, recorded, &plan);
-            let policy_ref = ObjectReference {
-                api_version: Some("natsguard.io/v1alpha1".into()),
-                kind: Some("NatsTransportPolicy".into()),
-                name: Some(incident.spec.policy.clone()),
-                namespace: Some(ns.clone()),
-                ..Default::default()
-            };
-            let deployment_ref = |n: &str| {
-                Some(ObjectReference {
-                    api_version: Some("apps/v1".into()),
-                    kind: Some("Deployment".into()),
-                    name: Some(n.to_owned()),
-                    namespace: Some(ns.clone()),
-                    uid: Some(incident.spec.deployment.uid.clone()),
-                    ..Default::default()
-                })
-            };
+            let policy_ref =
+                publish::reference("natsguard.io/v1alpha1", "NatsTransportPolicy", &ns, &incident.spec.policy, None);
+            let uid = incident.spec.deployment.uid.as_str();
+            let deployment_ref = |n: &str| Some(publish::reference("apps/v1", "Deployment", &ns, n, Some(uid)));
             let incident_ref = |_: &str| Some(incident.object_ref(&()));
             let refs = Refs { policy: &policy_ref, deployment: &deployment_ref, incident: &incident_ref };
             publish::notices(&ctx.recorder, &refs, notices).await;

@@ -157,7 +157,7 @@ async fn reconcile(policy: Arc<NatsTransportPolicy>, ctx: Arc<Context>) -> Resul
 
 /// `now`, to the second: Kubernetes timestamps carry seconds, so anything finer would make
 /// every computed status differ from the stored one.
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     let now = Timestamp::now();
     Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
@@ -309,17 +309,9 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
 
     let deployments: HashMap<String, ObjectReference> =
         selected.iter().map(|d| (d.name_any(), d.object_ref(&()))).collect();
+    // A deleted Deployment is pointed at by name; the incident carries its uid.
     let by_name = |n: &str| {
-        deployments.get(n).cloned().or_else(|| {
-            // A deleted Deployment: point at it by name; the incident carries its uid.
-            Some(ObjectReference {
-                api_version: Some("apps/v1".into()),
-                kind: Some("Deployment".into()),
-                name: Some(n.to_owned()),
-                namespace: Some(ns.clone()),
-                ..Default::default()
-            })
-        })
+        Some(deployments.get(n).cloned().unwrap_or_else(|| publish::reference("apps/v1", "Deployment", &ns, n, None)))
     };
     let incident_ref = |n: &str| incident_refs.get(n).cloned();
     publish::notices(&ctx.recorder, &Refs { policy: &policy_ref, deployment: &by_name, incident: &incident_ref }, all)

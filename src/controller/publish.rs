@@ -36,6 +36,19 @@ pub async fn notices(recorder: &Recorder, refs: &Refs<'_>, notices: Vec<Notice>)
     }
 }
 
+/// A reference to an object that may no longer be in any cache (a deleted Deployment, a
+/// deleted policy).
+pub fn reference(api_version: &str, kind: &str, namespace: &str, name: &str, uid: Option<&str>) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(api_version.to_owned()),
+        kind: Some(kind.to_owned()),
+        name: Some(name.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        uid: uid.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
 /// Event notes are limited to 1 kB by the API server.
 fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {

@@ -77,16 +77,18 @@ fn main() {
     let parsed: Vec<Deployment> = docs.iter().map(|d| serde_yaml_ng::from_str(d).expect("ng")).collect();
     let spec = natsguard::crd::NatsTransportPolicySpec::default();
     let cms = natsguard::env::ConfigMaps::unknown();
-    let ctx = natsguard::evaluate::EvalContext { now: k8s_openapi::jiff::Timestamp::now(), incident_deadline: None };
+    let ctx = natsguard::evaluate::EvalContext::at(k8s_openapi::jiff::Timestamp::now());
     let empty = Default::default();
     let t = Instant::now();
     for d in &parsed {
-        let pod_spec = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec");
+        let pod = natsguard::workload::PodEnv::from(
+            d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).expect("pod spec"),
+        );
         let w = natsguard::evaluate::WorkloadInput {
             namespace: d.metadata.namespace.as_deref().unwrap_or(""),
             name: d.metadata.name.as_deref().unwrap_or(""),
             annotations: d.metadata.annotations.as_ref().unwrap_or(&empty),
-            pod_spec,
+            pod: &pod,
         };
         std::hint::black_box(natsguard::evaluate::evaluate_workload(&spec, &w, &cms, &ctx));
     }

@@ -16,7 +16,8 @@
 //! whose keys cannot be known (every `secretRef`, or a `configMapRef` whose map is unknown) may
 //! define *any* name, so every name it could define is reported as [`Presence::Maybe`].
 
-use k8s_openapi::api::core::v1::{Container, EnvFromSource, EnvVar};
+use crate::workload::ContainerEnv;
+use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -218,12 +219,12 @@ impl EffectiveEnv {
 }
 
 /// Resolve `container`'s effective environment in `namespace`.
-pub fn resolve(namespace: &str, container: &Container, cms: &dyn ConfigMapLookup) -> EffectiveEnv {
+pub fn resolve(namespace: &str, container: &ContainerEnv, cms: &dyn ConfigMapLookup) -> EffectiveEnv {
     let mut env = EffectiveEnv::default();
-    for source in container.env_from.iter().flatten() {
+    for source in &container.env_from {
         apply_env_from(&mut env, namespace, source, cms);
     }
-    for var in container.env.iter().flatten() {
+    for var in &container.env {
         apply_env(&mut env, namespace, var, cms);
     }
     env
@@ -409,7 +410,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    fn container(v: serde_json::Value) -> Container {
+    fn container(v: serde_json::Value) -> ContainerEnv {
         let mut obj = json!({"name": "app"});
         if let (Some(o), Some(extra)) = (obj.as_object_mut(), v.as_object()) {
             o.extend(extra.clone());

@@ -3,10 +3,9 @@
 
 use crate::crd::policy::NatsTransportPolicySpec;
 use crate::env::{self, ConfigMapLookup};
-use crate::findings::{Finding, Severity};
+pub use crate::report::{ContainerReport, EvalContext, WorkloadReport};
 use crate::rules::{self, ContainerInput};
-use k8s_openapi::api::core::v1::PodSpec;
-use k8s_openapi::jiff::Timestamp;
+use crate::workload::PodEnv;
 use std::collections::BTreeMap;
 
 /// The workload to evaluate (a Deployment's pod template, or any pod spec).
@@ -18,77 +17,8 @@ pub struct WorkloadInput<'a> {
     pub name: &'a str,
     /// The workload's own annotations (override owner, reason, rollback-by).
     pub annotations: &'a BTreeMap<String, String>,
-    /// The pod template's spec.
-    pub pod_spec: &'a PodSpec,
-}
-
-/// What the caller knows that the manifests do not. Decision code never reads the clock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EvalContext {
-    /// The current time.
-    pub now: Timestamp,
-    /// Rollback deadline of the open incident (operator). `None` => use the rollback-by
-    /// annotation if parseable.
-    pub incident_deadline: Option<Timestamp>,
-}
-
-/// The verdict for one container.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContainerReport {
-    /// Container name.
-    pub name: String,
-    /// Whether it is an init container.
-    pub init: bool,
-    /// Whether it runs in production; `None` = cannot be determined.
-    pub production: Option<bool>,
-    /// Whether the start-up gate accepts the URL (raw value begins with exactly `tls://`);
-    /// `None` when the URL cannot be read.
-    pub gate_accepts: Option<bool>,
-    /// Whether the plaintext override is truthy; `None` when it cannot be read.
-    pub override_truthy: Option<bool>,
-    /// Findings, sorted: severity descending, then code.
-    pub findings: Vec<Finding>,
-}
-
-impl ContainerReport {
-    /// Production, the gate refuses the URL and the override is truthy: the break-glass is in use.
-    pub fn override_active(&self) -> bool {
-        self.production == Some(true) && self.gate_accepts == Some(false) && self.override_truthy == Some(true)
-    }
-
-    /// No violation.
-    pub fn compliant(&self) -> bool {
-        !self.findings.iter().any(|f| f.severity == Severity::Violation)
-    }
-}
-
-/// The verdict for one workload.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WorkloadReport {
-    /// Init containers first, then containers, in pod order; filtered by the policy's `containers`.
-    pub containers: Vec<ContainerReport>,
-}
-
-impl WorkloadReport {
-    /// No container has a violation.
-    pub fn compliant(&self) -> bool {
-        self.containers.iter().all(ContainerReport::compliant)
-    }
-
-    /// Some container runs with the plaintext override.
-    pub fn override_active(&self) -> bool {
-        self.containers.iter().any(ContainerReport::override_active)
-    }
-
-    /// Names of the containers running with the plaintext override, in report order.
-    pub fn override_containers(&self) -> Vec<String> {
-        self.containers.iter().filter(|c| c.override_active()).map(|c| c.name.clone()).collect()
-    }
-
-    /// Every finding, container by container.
-    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
-        self.containers.iter().flat_map(|c| c.findings.iter())
-    }
+    /// The pod template's containers.
+    pub pod: &'a PodEnv,
 }
 
 /// Evaluate every selected container of one workload.
@@ -98,14 +28,19 @@ pub fn evaluate_workload(
     cms: &dyn ConfigMapLookup,
     ctx: &EvalContext,
 ) -> WorkloadReport {
-    let init = w.pod_spec.init_containers.iter().flatten().map(|c| (c, true));
-    let main = w.pod_spec.containers.iter().map(|c| (c, false));
-    let containers = init
-        .chain(main)
+    let containers = w
+        .pod
+        .all()
         .filter(|(c, _)| spec.containers.is_empty() || spec.containers.contains(&c.name))
         .map(|(c, init)| {
             let env = env::resolve(w.namespace, c, cms);
-            let input = ContainerInput { name: &c.name, init, env: &env, annotations: w.annotations };
+            let input = ContainerInput {
+                name: &c.name,
+                image: c.image.as_deref(),
+                init,
+                env: &env,
+                annotations: w.annotations,
+            };
             rules::evaluate_container(spec, &input, ctx)
         })
         .collect();
@@ -118,14 +53,15 @@ mod tests {
     use crate::crd::annotations;
     use crate::env::ConfigMaps;
     use crate::findings::Code;
+    use crate::report::Override;
     use proptest::prelude::*;
     use serde_json::json;
 
     fn ctx() -> EvalContext {
-        EvalContext { now: "2026-06-01T12:00:00Z".parse().unwrap(), incident_deadline: None }
+        EvalContext::at("2026-06-01T12:00:00Z".parse().unwrap())
     }
 
-    fn pod() -> PodSpec {
+    fn pod() -> PodEnv {
         serde_json::from_value(json!({
             "initContainers": [
                 {"name": "migrate", "env": [{"name": "CORDUM_ENV", "value": "production"}]},
@@ -146,7 +82,7 @@ mod tests {
 
     fn run(spec: &NatsTransportPolicySpec, annots: &BTreeMap<String, String>) -> WorkloadReport {
         let pod = pod();
-        let w = WorkloadInput { namespace: "ns", name: "sched", annotations: annots, pod_spec: &pod };
+        let w = WorkloadInput { namespace: "ns", name: "sched", annotations: annots, pod: &pod };
         evaluate_workload(spec, &w, &ConfigMaps::unknown(), &ctx())
     }
 
@@ -159,8 +95,8 @@ mod tests {
         assert!(r.containers[0].findings.iter().any(|f| f.code == Code::PlaintextTransport));
         assert!(r.containers[0].findings.iter().all(|f| f.message.starts_with("init container \"migrate\"")));
         assert!(!r.compliant());
-        assert!(r.override_active());
-        assert_eq!(r.override_containers(), ["scheduler"]);
+        assert!(r.override_active(Override::Plaintext));
+        assert_eq!(r.override_containers(Override::Plaintext), ["scheduler"]);
         assert_eq!(r.containers[1].production, Some(false));
         assert_eq!(r.containers[1].gate_accepts, Some(true));
         let codes: Vec<Code> = r.findings().map(|f| f.code).collect();
@@ -177,8 +113,8 @@ mod tests {
         let names: Vec<&str> = r.containers.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["wait", "sidecar"], "pod order kept, unknown names ignored");
         assert!(r.compliant());
-        assert!(!r.override_active());
-        assert!(r.override_containers().is_empty());
+        assert!(!r.override_active(Override::Plaintext));
+        assert!(r.override_containers(Override::Plaintext).is_empty());
         spec.containers = vec!["scheduler".into()];
         let owner = BTreeMap::from([(annotations::OWNER.to_string(), "alice".to_string())]);
         let r = run(&spec, &owner);
@@ -188,11 +124,11 @@ mod tests {
 
     #[test]
     fn empty_pod() {
-        let pod = PodSpec::default();
+        let pod = PodEnv::default();
         let a = BTreeMap::new();
-        let w = WorkloadInput { namespace: "ns", name: "x", annotations: &a, pod_spec: &pod };
+        let w = WorkloadInput { namespace: "ns", name: "x", annotations: &a, pod: &pod };
         let r = evaluate_workload(&NatsTransportPolicySpec::default(), &w, &ConfigMaps::unknown(), &ctx());
-        assert!(r.containers.is_empty() && r.compliant() && !r.override_active());
+        assert!(r.containers.is_empty() && r.compliant() && !r.override_active(Override::Plaintext));
     }
 
     /// Names the rules read, and the values they may get.
@@ -250,14 +186,14 @@ mod tests {
                 })
                 .collect();
             let env_from = if secret_env_from { json!([{"secretRef": {"name": "bag"}}]) } else { json!([]) };
-            let pod: PodSpec = serde_json::from_value(json!({"containers": [{"name": "c", "env": env, "envFrom": env_from}]})).unwrap();
+            let pod: PodEnv = serde_json::from_value(json!({"containers": [{"name": "c", "env": env, "envFrom": env_from}]})).unwrap();
             let mut spec = NatsTransportPolicySpec::default();
             if always {
                 spec.environment.production = crate::crd::ProductionMode::Always;
             }
             spec.transport.required_tls = vec![crate::crd::TlsVar::Ca];
             let a = BTreeMap::new();
-            let w = WorkloadInput { namespace: "ns", name: "w", annotations: &a, pod_spec: &pod };
+            let w = WorkloadInput { namespace: "ns", name: "w", annotations: &a, pod: &pod };
             let r = evaluate_workload(&spec, &w, &ConfigMaps::unknown(), &ctx());
             for c in &r.containers {
                 for pair in c.findings.windows(2) {
@@ -274,7 +210,7 @@ mod tests {
                 if always {
                     prop_assert_eq!(c.production, Some(true));
                 }
-                prop_assert_eq!(c.override_active(), c.findings.iter().any(|f| matches!(f.code, Code::PlaintextOverrideActive | Code::PlaintextOverrideOverdue)));
+                prop_assert_eq!(c.override_active(Override::Plaintext), c.findings.iter().any(|f| matches!(f.code, Code::PlaintextOverrideActive | Code::PlaintextOverrideOverdue)));
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::crd::policy::OverrideSpec;
 use crate::crd::{IncidentState, NatsTransportIncident, NatsTransportIncidentSpec, Resolution, annotations};
-use crate::evaluate::WorkloadReport;
+use crate::report::{Override, WorkloadReport};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
 
@@ -108,7 +108,7 @@ pub fn plan(
         Observation::OutOfScope => return open.map_or(Plan::Nothing, |_| Plan::Resolve(Resolution::OutOfScope)),
         Observation::Evaluated { report, annotations } => (*report, *annotations),
     };
-    if !report.override_active() {
+    if !report.override_active(Override::Plaintext) {
         return match (open, inactive_reason(report)) {
             (Some(_), Some(resolution)) => Plan::Resolve(resolution),
             // Undeterminable: keep what is open as it is, open nothing new.
@@ -118,9 +118,10 @@ pub fn plan(
     }
     let started_at = open.map_or(now, |i| i.spec.started_at.0);
     let spec = NatsTransportIncidentSpec {
+        r#override: Override::Plaintext,
         policy: target.policy.to_owned(),
         deployment: crate::crd::DeploymentRef { name: target.deployment.to_owned(), uid: target.uid.to_owned() },
-        containers: report.override_containers(),
+        containers: report.override_containers(Override::Plaintext),
         owner: annotation(annotations, annotations::OWNER),
         reason: annotation(annotations, annotations::REASON),
         started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(started_at),
@@ -172,7 +173,7 @@ fn inactive_reason(report: &WorkloadReport) -> Option<Resolution> {
             Some(false) => continue,
             Some(true) => any_production = true,
         }
-        match c.override_truthy {
+        match c.plaintext_override {
             None => return None,
             Some(on) => override_on |= on,
         }
@@ -249,11 +250,11 @@ mod tests {
         WorkloadReport {
             containers: vec![ContainerReport {
                 name: "scheduler".into(),
-                init: false,
+                client: true,
                 production,
                 gate_accepts: gate,
-                override_truthy: ovr,
-                findings: vec![],
+                plaintext_override: ovr,
+                ..Default::default()
             }],
         }
     }

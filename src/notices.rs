@@ -165,6 +165,7 @@ fn describe(resolution: Resolution) -> &'static str {
     match resolution {
         Resolution::OverrideRemoved => "the override was removed",
         Resolution::SwitchedToTLS => "the workload switched to tls://",
+        Resolution::AuthConfigured => "broker authentication is now configured",
         Resolution::WorkloadDeleted => "the Deployment was deleted",
         Resolution::OutOfScope => "the policy no longer selects the Deployment",
         Resolution::NoLongerProduction => "the workload no longer runs in production",

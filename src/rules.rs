@@ -8,9 +8,9 @@
 use crate::crd::annotations;
 use crate::crd::policy::{AuthRequirement, NatsTransportPolicySpec, ProductionMode, TlsVar};
 use crate::env::{EffectiveEnv, Origin, Presence, Value};
-use crate::evaluate::{ContainerReport, EvalContext};
 use crate::findings::{Code, Finding, Severity};
 use crate::natsurl::{self, UrlAnalysis};
+use crate::report::{ContainerReport, EvalContext};
 use crate::truthy::{is_falsy, is_truthy};
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
@@ -23,6 +23,8 @@ const MAX_SHOWN: usize = 200;
 pub struct ContainerInput<'a> {
     /// Container name.
     pub name: &'a str,
+    /// Image reference, if the manifest gives one.
+    pub image: Option<&'a str>,
     /// Whether it is an init container.
     pub init: bool,
     /// Its effective environment.
@@ -163,9 +165,12 @@ pub fn evaluate_container(
     ContainerReport {
         name: c.name.to_string(),
         init: c.init,
+        client: true,
         production,
         gate_accepts,
-        override_truthy,
+        authenticated: None,
+        plaintext_override: override_truthy,
+        no_auth_override: Some(false),
         findings: out.findings,
     }
 }
@@ -390,7 +395,7 @@ pub fn rollback_by(annots: &BTreeMap<String, String>) -> Option<Result<Timestamp
 /// The incident's rollback deadline: the operator's, else the `rollback-by` annotation.
 /// The second value is a message suffix when the annotation is present but unreadable.
 fn deadline(annots: &BTreeMap<String, String>, ctx: &EvalContext) -> (Option<Timestamp>, String) {
-    if let Some(d) = ctx.incident_deadline {
+    if let Some(d) = ctx.deadlines.plaintext {
         return (Some(d), String::new());
     }
     match rollback_by(annots) {
@@ -649,7 +654,7 @@ mod tests {
     use crate::crd::policy::AuthRequirement;
     use crate::env::ConfigMaps;
     use crate::evaluate::{WorkloadInput, evaluate_workload};
-    use k8s_openapi::api::core::v1::PodSpec;
+    use crate::workload::PodEnv;
     use serde_json::{Value as J, json};
 
     const NOW: &str = "2026-06-01T12:00:00Z";
@@ -661,7 +666,7 @@ mod tests {
     }
 
     fn ctx() -> EvalContext {
-        EvalContext { now: ts(NOW), incident_deadline: None }
+        EvalContext::at(ts(NOW))
     }
 
     fn lit(name: &str, value: &str) -> J {
@@ -718,11 +723,11 @@ mod tests {
             self
         }
         fn run(&self, env: &[J]) -> ContainerReport {
-            let pod: PodSpec = serde_json::from_value(json!({
+            let pod: PodEnv = serde_json::from_value(json!({
                 "containers": [{"name": "app", "env": env, "envFrom": self.env_from}]
             }))
             .unwrap();
-            let w = WorkloadInput { namespace: "ns", name: "sched", annotations: &self.annotations, pod_spec: &pod };
+            let w = WorkloadInput { namespace: "ns", name: "sched", annotations: &self.annotations, pod: &pod };
             let mut r = evaluate_workload(&self.spec, &w, &config_maps(), &self.ctx);
             assert_eq!(r.containers.len(), 1);
             let c = r.containers.remove(0);
@@ -928,8 +933,8 @@ mod tests {
         let owned = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, FUTURE);
         check(&owned, vec![("active, owned", base(), vec![(PlaintextOverrideActive, V)])]);
         let r = owned.run(&base());
-        assert!(r.override_active());
-        assert_eq!((r.production, r.gate_accepts, r.override_truthy), (Some(true), Some(false), Some(true)));
+        assert!(r.override_active(crate::report::Override::Plaintext));
+        assert_eq!((r.production, r.gate_accepts, r.plaintext_override), (Some(true), Some(false), Some(true)));
         assert!(msg(&r, PlaintextOverrideActive).contains("2026-06-01T16:00:00Z"));
 
         check(
@@ -950,10 +955,10 @@ mod tests {
         check(&exactly, vec![("deadline == now is overdue", base(), vec![(PlaintextOverrideOverdue, V)])]);
 
         let mut by_incident = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, FUTURE);
-        by_incident.ctx.incident_deadline = Some(ts(PAST));
+        by_incident.ctx.deadlines.plaintext = Some(ts(PAST));
         check(&by_incident, vec![("incident deadline wins", base(), vec![(PlaintextOverrideOverdue, V)])]);
         let mut by_incident = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, PAST);
-        by_incident.ctx.incident_deadline = Some(ts(FUTURE));
+        by_incident.ctx.deadlines.plaintext = Some(ts(FUTURE));
         check(&by_incident, vec![("incident deadline wins (future)", base(), vec![(PlaintextOverrideActive, V)])]);
 
         let bad = Run::new().annot(annotations::OWNER, "alice").annot(annotations::ROLLBACK_BY, "tomorrow");
@@ -1007,8 +1012,8 @@ mod tests {
             ],
         );
         let r = owned.run(&[prod(), auth(), secret("CORDUM_NATS_ALLOW_PLAINTEXT")]);
-        assert_eq!(r.override_truthy, None);
-        assert!(!r.override_active());
+        assert_eq!(r.plaintext_override, None);
+        assert!(!r.override_active(crate::report::Override::Plaintext));
         check(
             &Run::new(),
             vec![
@@ -1256,7 +1261,7 @@ mod tests {
             ],
         );
         let r = run.run(&[]);
-        assert_eq!((r.production, r.gate_accepts, r.override_truthy), (None, None, None));
+        assert_eq!((r.production, r.gate_accepts, r.plaintext_override), (None, None, None));
         let enforce = Run::new().env_from(sref).spec(|s| s.auth.required = AuthRequirement::Enforce);
         check(
             &enforce,

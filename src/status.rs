@@ -228,11 +228,12 @@ mod tests {
             .collect();
         let c = ContainerReport {
             name: "c".into(),
-            init: false,
+            client: true,
             production: Some(true),
             gate_accepts: Some(true),
-            override_truthy: Some(false),
+            plaintext_override: Some(false),
             findings,
+            ..Default::default()
         };
         (name.to_owned(), WorkloadReport { containers: vec![c] })
     }

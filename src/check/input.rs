@@ -9,7 +9,8 @@
 //! that do not show their kind that way (flow style, JSON) are parsed to find out.
 
 use crate::crd::NatsTransportPolicy;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvFromSource, EnvVar, PodSpec};
+use crate::workload::PodEnv;
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use std::fs::File;
@@ -290,8 +291,8 @@ pub struct Workload {
     pub kind: WorkloadKind,
     /// Name, namespace, labels and annotations.
     pub metadata: ObjectMeta,
-    /// The pod template's spec (empty when the manifest has none).
-    pub pod_spec: PodSpec,
+    /// The pod template's containers (none when the manifest has no template).
+    pub pod: PodEnv,
 }
 
 /// A parsed document (or `List` item) of interest.
@@ -426,32 +427,7 @@ struct SlimJobTemplate {
 #[derive(Deserialize)]
 struct SlimTemplate {
     #[serde(default)]
-    spec: Option<SlimPod>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SlimPod {
-    #[serde(default)]
-    containers: Option<Vec<SlimContainer>>,
-    #[serde(default)]
-    init_containers: Option<Vec<SlimContainer>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SlimContainer {
-    name: String,
-    #[serde(default)]
-    env: Option<Vec<EnvVar>>,
-    #[serde(default)]
-    env_from: Option<Vec<EnvFromSource>>,
-}
-
-impl SlimContainer {
-    fn into_container(self) -> Container {
-        Container { name: self.name, env: self.env, env_from: self.env_from, ..Container::default() }
-    }
+    spec: Option<PodEnv>,
 }
 
 impl SlimWorkload {
@@ -460,16 +436,8 @@ impl SlimWorkload {
             WorkloadKind::CronJob => s.job_template.and_then(|j| j.spec).and_then(|s| s.template),
             _ => s.template,
         });
-        let pod = spec.and_then(|t| t.spec);
-        let pod_spec = match pod {
-            Some(p) => PodSpec {
-                containers: p.containers.unwrap_or_default().into_iter().map(SlimContainer::into_container).collect(),
-                init_containers: p.init_containers.map(|v| v.into_iter().map(SlimContainer::into_container).collect()),
-                ..PodSpec::default()
-            },
-            None => PodSpec::default(),
-        };
-        Workload { kind, metadata: self.metadata, pod_spec }
+        let pod = spec.and_then(|t| t.spec).unwrap_or_default();
+        Workload { kind, metadata: self.metadata, pod }
     }
 }
 
@@ -616,7 +584,7 @@ mod tests {
         match parse(ok, sniff_kind(ok)) {
             Ok(Object::Workload(w)) => {
                 assert_eq!(w.metadata.name.as_deref(), Some("a"));
-                assert_eq!(w.pod_spec.containers.len(), 1);
+                assert_eq!(w.pod.containers.len(), 1);
             }
             other => panic!("{other:?}"),
         }
@@ -646,7 +614,7 @@ mod tests {
                 let full = full.into_workload(kind);
                 let pruned = parse_workload_yaml(&doc, kind).unwrap();
                 assert_eq!(full.metadata, pruned.metadata, "{f:?}");
-                assert_eq!(full.pod_spec, pruned.pod_spec, "{f:?}");
+                assert_eq!(full.pod, pruned.pod, "{f:?}");
                 compared += 1;
             }
         }

@@ -197,7 +197,7 @@ pub fn run(
     let policies = Policies::new(policies);
 
     // Pass 2: evaluate workloads as they are read.
-    let ctx = EvalContext { now, incident_deadline: None };
+    let ctx = EvalContext::at(now);
     let mut summary = Summary::default();
     let mut sink: Box<dyn Sink> = match args.output {
         Format::Text => Box::new(output::Text::new(out, colour)),
@@ -361,7 +361,7 @@ impl Evaluator<'_> {
         let empty = BTreeMap::new();
         let labels = w.metadata.labels.as_ref().unwrap_or(&empty);
         let annotations = w.metadata.annotations.as_ref().unwrap_or(&empty);
-        let input = WorkloadInput { namespace, name, annotations, pod_spec: &w.pod_spec };
+        let input = WorkloadInput { namespace, name, annotations, pod: &w.pod };
         let mut selected = false;
         for p in self.policies.selecting(namespace, labels) {
             selected = true;

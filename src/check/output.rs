@@ -416,25 +416,19 @@ mod tests {
             containers: vec![
                 ContainerReport {
                     name: "app".into(),
-                    init: false,
+                    client: true,
                     production: Some(true),
                     gate_accepts: Some(false),
-                    override_truthy: Some(false),
+                    plaintext_override: Some(false),
                     findings: vec![Finding {
                         code: Code::PlaintextTransport,
                         severity: Severity::Violation,
                         container: "app".into(),
                         message: "m".into(),
                     }],
+                    ..Default::default()
                 },
-                ContainerReport {
-                    name: "side".into(),
-                    init: false,
-                    production: None,
-                    gate_accepts: None,
-                    override_truthy: None,
-                    findings: vec![],
-                },
+                ContainerReport { name: "side".into(), ..Default::default() },
             ],
         }
     }

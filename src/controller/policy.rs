@@ -15,6 +15,7 @@ use crate::lifecycle::{self, Observation, Plan, Target};
 use crate::notices::{self, Notice};
 use crate::status::{self, Inputs, OpenIncident, Validity};
 use crate::validation;
+use crate::workload::PodEnv;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
@@ -220,7 +221,6 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
     });
     let configmaps = NamespaceConfigMaps::snapshot(&ctx.stores.configmaps, &ns);
     let empty = BTreeMap::new();
-    let empty_pod = Default::default();
 
     // Evaluate every selected Deployment and plan its incident.
     let mut workloads: Vec<(String, WorkloadReport)> = Vec::with_capacity(selected.len());
@@ -229,9 +229,10 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
         let (dname, uid) = (d.name_any(), d.uid().unwrap_or_default());
         let incident = open.iter().find(|i| i.spec.deployment.uid == uid).cloned();
         let annotations = d.metadata.annotations.as_ref().unwrap_or(&empty);
-        let input =
-            WorkloadInput { namespace: &ns, name: &dname, annotations, pod_spec: pod_spec(d).unwrap_or(&empty_pod) };
-        let eval_ctx = EvalContext { now, incident_deadline: incident.as_ref().map(|i| i.spec.rollback_by.0) };
+        let pod = pod_spec(d).map(PodEnv::from).unwrap_or_default();
+        let input = WorkloadInput { namespace: &ns, name: &dname, annotations, pod: &pod };
+        let mut eval_ctx = EvalContext::at(now);
+        eval_ctx.deadlines.plaintext = incident.as_ref().map(|i| i.spec.rollback_by.0);
         let report = evaluate_workload(&policy.spec, &input, &configmaps, &eval_ctx);
         let target = Target { policy: &name, deployment: &dname, uid: &uid };
         let observation = Observation::Evaluated { report: &report, annotations };

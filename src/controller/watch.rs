@@ -165,7 +165,13 @@ fn trim_deployment(d: &mut Deployment) {
     trim_meta(d);
     d.status = None;
     let pod = d.spec.take().and_then(|s| s.template.spec);
-    let keep = |c: Container| Container { name: c.name, env: c.env, env_from: c.env_from, ..Default::default() };
+    let keep = |c: Container| Container {
+        name: c.name,
+        image: c.image,
+        env: c.env,
+        env_from: c.env_from,
+        ..Default::default()
+    };
     d.spec = Some(DeploymentSpec {
         template: PodTemplateSpec {
             metadata: None,

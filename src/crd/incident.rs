@@ -1,14 +1,15 @@
-//! `NatsTransportIncident`: one activation of the plaintext override on one Deployment.
+//! `NatsTransportIncident`: one activation of one break-glass override on one Deployment.
 //!
 //! Written only by the operator. The spec records what was observed when the incident opened
 //! (and the owner and deadline as they stand); the status carries its lifecycle.
 
+pub use crate::report::Override;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-/// A break-glass plaintext override in use on one Deployment, with an owner and a rollback
-/// deadline. Opened, escalated, resolved and eventually deleted by natsguard.
+/// A break-glass override (plaintext or no-auth) in use on one Deployment, with an owner and a
+/// rollback deadline. Opened, escalated, resolved and eventually deleted by natsguard.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "natsguard.io",
@@ -20,8 +21,9 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "NatsTransportIncidentStatus",
     derive = "PartialEq",
-    doc = "NatsTransportIncident records one use of the break-glass plaintext NATS override on one Deployment: who owns it, why, when it started and when it must be rolled back.",
+    doc = "NatsTransportIncident records one use of a break-glass NATS override (CORDUM_NATS_ALLOW_PLAINTEXT or CORDUM_NATS_ALLOW_NOAUTH) on one Deployment: who owns it, why, when it started and when it must be rolled back.",
     printcolumn(name = "Deployment", type_ = "string", json_path = ".spec.deployment.name"),
+    printcolumn(name = "Override", type_ = "string", json_path = ".spec.override"),
     printcolumn(name = "Owner", type_ = "string", json_path = ".spec.owner"),
     printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
     printcolumn(name = "Rollback-By", type_ = "string", json_path = ".spec.rollbackBy"),
@@ -31,6 +33,11 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct NatsTransportIncidentSpec {
+    /// Which break-glass is in use: `Plaintext` (`CORDUM_NATS_ALLOW_PLAINTEXT`) or `NoAuth`
+    /// (`CORDUM_NATS_ALLOW_NOAUTH`). Incidents written before this field existed read as `Plaintext`.
+    #[serde(default)]
+    #[schemars(extend("default" = "Plaintext"))]
+    pub r#override: Override,
     /// The NatsTransportPolicy (same namespace) under which the override was observed.
     #[schemars(length(min = 1, max = 253))]
     pub policy: String,
@@ -97,6 +104,8 @@ pub enum Resolution {
     OverrideRemoved,
     /// The URL now passes the gate (`tls://`).
     SwitchedToTLS,
+    /// Broker authentication is now configured (the no-auth override is no longer needed).
+    AuthConfigured,
     /// The Deployment was deleted.
     WorkloadDeleted,
     /// The Deployment is no longer selected by the policy.
@@ -112,6 +121,7 @@ impl Resolution {
         match self {
             Resolution::OverrideRemoved => "OverrideRemoved",
             Resolution::SwitchedToTLS => "SwitchedToTLS",
+            Resolution::AuthConfigured => "AuthConfigured",
             Resolution::WorkloadDeleted => "WorkloadDeleted",
             Resolution::OutOfScope => "OutOfScope",
             Resolution::NoLongerProduction => "NoLongerProduction",

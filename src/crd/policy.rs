@@ -11,10 +11,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, T
 use k8s_openapi::jiff::SignedDuration;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Selects Deployments in the policy's namespace and says how their NATS client transport is
 /// evaluated: which variables hold the URL, TLS material and credentials, what counts as
-/// production, and how long a break-glass plaintext override may stay on.
+/// production, which containers are NATS clients, and how long a break-glass override may stay on.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "natsguard.io",
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "NatsTransportPolicyStatus",
     derive = "PartialEq",
-    doc = "NatsTransportPolicy keeps the NATS client transport of the selected Deployments secure: it evaluates each container's effective environment the way the workload reads it at start-up, reports drift as conditions, Events and metrics, and records every use of the plaintext override as a timed NatsTransportIncident.",
+    doc = "NatsTransportPolicy keeps the NATS client transport of the selected Deployments secure: it evaluates each container's effective environment the way the workload reads it at start-up, reports drift as conditions, Events and metrics, and records every use of a break-glass override (plaintext or no-auth) as a timed NatsTransportIncident.",
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -55,7 +56,7 @@ use serde::{Deserialize, Serialize};
         name = "Overrides",
         type_ = "integer",
         json_path = ".status.overrides",
-        description = "Deployments running with the plaintext override"
+        description = "Open break-glass override incidents (plaintext and no-auth)"
     ),
     printcolumn(
         name = "Next-Deadline",
@@ -93,9 +94,20 @@ pub struct NatsTransportPolicySpec {
     #[serde(default)]
     pub auth: AuthSpec,
 
-    /// The break-glass plaintext override and its incident deadlines.
+    /// The two break-glass overrides (plaintext, no-auth) and their incident deadlines.
     #[serde(default)]
     pub r#override: OverrideSpec,
+
+    /// Container name -> `Client` or `NotClient`: overrides the profile's recognition of NATS
+    /// clients by image and environment. Decided by the reviewed policy, never by the workload.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
+    #[x_kube(validation = Rule::new("self.all(k, size(k) <= 63 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))").message("clientRoles keys must be container names (DNS labels)"))]
+    pub client_roles: BTreeMap<String, ClientRole>,
+
+    /// Validating admission for selected Deployments: `Off` (default), `Warn` or `Deny`.
+    #[serde(default)]
+    pub admission: AdmissionMode,
 
     /// How long resolved incidents are kept.
     #[serde(default)]
@@ -118,6 +130,8 @@ impl Default for NatsTransportPolicySpec {
             transport: TransportSpec::default(),
             auth: AuthSpec::default(),
             r#override: OverrideSpec::default(),
+            client_roles: BTreeMap::new(),
+            admission: AdmissionMode::default(),
             incidents: IncidentsSpec::default(),
             suspend: false,
         }
@@ -145,6 +159,27 @@ pub enum ProductionMode {
     Never,
 }
 
+/// How the policy overrides the profile's recognition of a NATS client.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientRole {
+    /// Evaluate the container as a NATS client whatever its image.
+    Client,
+    /// The container never dials NATS: it gets only `NotNatsClient`.
+    NotClient,
+}
+
+/// What the admission webhook does with a selected Deployment.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AdmissionMode {
+    /// The policy never affects admission.
+    #[default]
+    Off,
+    /// Admit, with one warning per violation.
+    Warn,
+    /// Reject a Deployment with violations, unless each is an owned, time-boxed break-glass override.
+    Deny,
+}
+
 /// How production is recognised.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -165,6 +200,11 @@ pub struct EnvironmentSpec {
     #[serde(default = "defaults::flag_var")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
     pub flag_var: String,
+    /// Variable naming the CAP transport profile; `production` (trimmed, any case) requires
+    /// authenticated TLS whatever the environment.
+    #[serde(default = "defaults::cap_profile_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub cap_profile_var: String,
 }
 
 impl Default for EnvironmentSpec {
@@ -174,6 +214,7 @@ impl Default for EnvironmentSpec {
             env_var: defaults::env_var(),
             values: defaults::production_values(),
             flag_var: defaults::flag_var(),
+            cap_profile_var: defaults::cap_profile_var(),
         }
     }
 }
@@ -186,7 +227,11 @@ pub struct TransportSpec {
     #[serde(default = "defaults::url_var")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
     pub url_var: String,
-    /// The URL the workload uses when `urlVar` is unset or empty.
+    /// Variable the `mcp` image reads its URL from instead of `urlVar`.
+    #[serde(default = "defaults::mcp_url_var")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub mcp_url_var: String,
+    /// The URL the workload's image supplies when `urlVar` is unset.
     #[serde(default = "defaults::default_url")]
     #[schemars(length(min = 1, max = 2048))]
     pub default_url: String,
@@ -203,6 +248,7 @@ impl Default for TransportSpec {
     fn default() -> Self {
         Self {
             url_var: defaults::url_var(),
+            mcp_url_var: defaults::mcp_url_var(),
             default_url: defaults::default_url(),
             tls: TlsEnvSpec::default(),
             required_tls: Vec::new(),
@@ -220,7 +266,7 @@ pub enum TlsVar {
     ServerName,
 }
 
-/// Names of the TLS variables. They are applied only when the URL begins with exactly `tls://`.
+/// Names of the TLS variables. They are applied only when every URL entry begins with `tls://`.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct TlsEnvSpec {
@@ -258,13 +304,14 @@ impl Default for TlsEnvSpec {
     }
 }
 
-/// Whether missing broker auth in production is a warning or a violation.
+/// Whether missing broker auth is judged outside production too. In production it is always a
+/// violation, because the workload refuses to start.
 #[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AuthRequirement {
-    /// `AuthMissing` is a warning.
+    /// Outside production, missing auth raises nothing.
     #[default]
     Warn,
-    /// `AuthMissing` is a violation.
+    /// Outside production too, missing auth is an `AuthMissing` violation.
     Enforce,
 }
 
@@ -284,11 +331,11 @@ pub struct AuthSpec {
     #[serde(default = "defaults::token_var")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
     pub token_var: String,
-    /// Variable holding the NKey seed; used when neither username/password nor a token is set.
+    /// Variable holding the path of an NKey seed file; used when neither username/password nor a token is set.
     #[serde(default = "defaults::nkey_var")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
     pub nkey_var: String,
-    /// `Warn` (default) or `Enforce`: how bad it is to run in production without auth.
+    /// `Warn` (default) or `Enforce`: whether missing auth is a violation outside production too.
     #[serde(default)]
     pub required: AuthRequirement,
 }
@@ -305,7 +352,8 @@ impl Default for AuthSpec {
     }
 }
 
-/// The break-glass override that lets a production workload start on plaintext.
+/// The break-glass overrides that let a production workload start anyway: on plaintext
+/// (`envVar`) or without broker authentication (`noAuthEnv`). The same timing applies to both.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("duration(self.warnBefore) < duration(self.maxDuration)").message("override.warnBefore must be shorter than override.maxDuration"))]
@@ -314,6 +362,10 @@ pub struct OverrideSpec {
     #[serde(default = "defaults::override_var")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
     pub env_var: String,
+    /// Variable that, when truthy, lets an unauthenticated production workload start.
+    #[serde(default = "defaults::no_auth_env")]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"), length(min = 1, max = 253))]
+    pub no_auth_env: String,
     /// Longest an override may stay on: the rollback deadline is never later than start + maxDuration.
     /// A Go-style duration between 1m and 720h.
     #[serde(default = "defaults::max_duration")]
@@ -333,6 +385,7 @@ impl Default for OverrideSpec {
     fn default() -> Self {
         Self {
             env_var: defaults::override_var(),
+            no_auth_env: defaults::no_auth_env(),
             max_duration: defaults::max_duration(),
             warn_before: defaults::warn_before(),
             require_owner: true,
@@ -392,10 +445,10 @@ pub struct NatsTransportPolicyStatus {
     /// Violation findings across all selected Deployments.
     #[serde(default)]
     pub violations: i32,
-    /// Deployments with an open override incident.
+    /// Open break-glass override incidents (plaintext and no-auth; one per override per Deployment).
     #[serde(default)]
     pub overrides: i32,
-    /// Deployments whose incident is past its rollback deadline.
+    /// Open incidents past their rollback deadline.
     #[serde(default)]
     pub overdue: i32,
     /// The earliest rollback deadline among open incidents.
@@ -432,13 +485,19 @@ mod defaults {
         "CORDUM_ENV".into()
     }
     pub fn production_values() -> Vec<String> {
-        vec!["production".into()]
+        vec!["production".into(), "prod".into()]
     }
     pub fn flag_var() -> String {
         "CORDUM_PRODUCTION".into()
     }
+    pub fn cap_profile_var() -> String {
+        "CORDUM_CAP_PROFILE".into()
+    }
     pub fn url_var() -> String {
         "NATS_URL".into()
+    }
+    pub fn mcp_url_var() -> String {
+        "CORDUM_NATS_URL".into()
     }
     pub fn default_url() -> String {
         "nats://nats:4222".into()
@@ -472,6 +531,9 @@ mod defaults {
     }
     pub fn override_var() -> String {
         "CORDUM_NATS_ALLOW_PLAINTEXT".into()
+    }
+    pub fn no_auth_env() -> String {
+        "CORDUM_NATS_ALLOW_NOAUTH".into()
     }
     pub fn max_duration() -> String {
         "4h".into()

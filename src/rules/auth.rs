@@ -111,11 +111,22 @@ pub fn evaluate(spec: &NatsTransportPolicySpec, env: &EffectiveEnv, tls: &Tls, o
 }
 
 /// What the workload does in production when it is not authenticated and the no-auth override
-/// is off: `AuthMissing`, with the message.
-pub fn refusal(spec: &NatsTransportPolicySpec, role: &Role<'_>) -> (Code, String) {
+/// is off: `AuthMissing`, with the message. A client certificate that is set but not presented
+/// (the TLS env is not applied) is named: it is the likeliest surprise.
+pub fn refusal(spec: &NatsTransportPolicySpec, role: &Role<'_>, env: &EffectiveEnv, tls: &Tls) -> (Code, String) {
+    let t = &spec.transport.tls;
+    let cert_set = State::of(env, &t.cert).is_set() && State::of(env, &t.key).is_set();
+    let why = if cert_set && tls.applied == Some(false) {
+        format!(
+            " ({} and {} are set, but the client certificate is presented only when every entry of {} is tls://)",
+            t.cert, t.key, role.url_var
+        )
+    } else {
+        String::new()
+    };
     (
         Code::AuthMissing,
-        format!("{}, so in production {}; {}", what_is_missing(spec), role.image.on_refusal(), fix(spec)),
+        format!("{}{why}, so in production {}; {}", what_is_missing(spec), role.image.on_refusal(), fix(spec)),
     )
 }
 
@@ -299,6 +310,17 @@ mod tests {
         let r = Run::scheduler().run(&[prod(), lit("NATS_URL", "tls://n"), ca(), from_cm("NATS_TOKEN", "token")]);
         assert!(msg(&r, SecretInPlainEnv).contains("ConfigMap cfg key token"));
         assert!(!msg(&r, SecretInPlainEnv).contains("cm-token-value"));
+        let r = Run::scheduler().run(&[
+            prod(),
+            lit("NATS_URL", "tls://a,nats://b"),
+            lit("NATS_TLS_CERT", "/c"),
+            lit("NATS_TLS_KEY", "/k"),
+        ]);
+        assert!(
+            msg(&r, AuthMissing).contains("presented only when every entry of NATS_URL is tls://"),
+            "{:?}",
+            r.findings
+        );
         let r = Run::scheduler().run(&[prod(), lit("NATS_URL", "tls://n"), ca(), lit("NATS_NKEY", SEED)]);
         assert!(!msg(&r, SecretInPlainEnv).contains(SEED) && msg(&r, SecretInPlainEnv).contains("path of a seed file"));
         assert_eq!(r.authenticated, Some(false));

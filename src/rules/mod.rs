@@ -115,7 +115,7 @@ pub fn evaluate_container(
         let check = Check {
             kind: Override::NoAuth,
             passes: auth.authenticated,
-            refusal: auth::refusal(spec, &role),
+            refusal: auth::refusal(spec, &role, env, &tls),
             subject: "no NATS authentication is configured".to_owned(),
             fix: format!(
                 "configure {} (or {}/{}, {}, or a client certificate) from a Secret and remove {}",

@@ -4,12 +4,13 @@
 //! (the default, SPEC section 8) every replica keeps its caches warm and only the leader writes.
 
 mod fence;
-mod http;
+pub mod http;
 mod incidents;
 pub mod leader;
 pub mod metrics;
 mod policy;
 mod publish;
+pub mod tls;
 mod watch;
 
 use futures::FutureExt;

@@ -305,3 +305,46 @@ async fn follow_leadership(mut leadership: Leadership, metrics: Arc<Metrics>) {
 async fn stopped(mut rx: signal::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|c| c.run)
+    }
+
+    #[test]
+    fn leader_election_flags() {
+        let on = parse(&["--leader-election-namespace", "ops"]).unwrap().lease().unwrap();
+        assert_eq!((on.namespace.as_str(), on.name.as_str()), ("ops", "natsguard"));
+        assert_eq!(on.timing, crate::election::Timing::DEFAULT);
+        assert!(parse(&["--leader-election", "--leader-election-namespace", "ops"]).unwrap().lease().is_some());
+        assert!(parse(&["--leader-election=true"]).unwrap().lease().is_some());
+        assert!(parse(&["--leader-election=false"]).unwrap().lease().is_none());
+        assert!(parse(&["--leader-election=maybe"]).is_err());
+        let blank = parse(&["--leader-election-namespace="]).unwrap().lease().unwrap();
+        assert_eq!(blank.namespace, "default");
+    }
+
+    #[test]
+    fn errors_are_classified_for_the_error_counter() {
+        let api = |code| Error::Kube(kube::Error::Api(kube::core::Status::failure("x", "y").with_code(code).boxed()));
+        assert_eq!(api(403).kind(), metrics::kind::FORBIDDEN);
+        assert_eq!(api(409).kind(), metrics::kind::CONFLICT);
+        assert_eq!(api(413).kind(), metrics::kind::INVALID);
+        assert_eq!(api(503).kind(), metrics::kind::SERVER);
+        assert_eq!(api(410).kind(), metrics::kind::NOT_FOUND);
+        let fenced = fence::NotLeader { method: ::http::Method::PATCH, path: "/x".into() };
+        assert_eq!(Error::Kube(kube::Error::Service(Box::new(fenced))).kind(), metrics::kind::NOT_LEADER);
+        assert_eq!(Error::NoNamespace("p".into()).kind(), metrics::kind::OTHER);
+        assert!(metrics::kind::ALL.contains(&api(403).kind()));
+    }
+}

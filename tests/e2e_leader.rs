@@ -6,6 +6,8 @@
 //!   finishes the work that came in meanwhile;
 //! - SIGTERM on the leader: it releases the Lease and exits 0 within 10 s, and the standby leads
 //!   within a few seconds;
+//! - a leader that loses its rights on the Lease stops writing within the renew deadline, and
+//!   catches up when it leads again;
 //! - a replica whose API server is unreachable and one whose ServiceAccount has no rights at all
 //!   both exit 0 within 10 s of SIGTERM.
 //!
@@ -19,6 +21,7 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::config::Kubeconfig;
 use kube::{Api, Client, ResourceExt};
@@ -370,6 +373,114 @@ fn write_kubeconfig(dir: &Path, file: &str, server: Option<String>, token: &str)
     path
 }
 
+/// A token for ServiceAccount `name` in `ns` (created here).
+async fn service_account_token(client: &Client, ns: &str, name: &str) -> String {
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+    let sa: ServiceAccount = serde_json::from_value(json!({ "metadata": { "name": name } })).expect("sa");
+    sas.create(&PostParams::default(), &sa).await.expect("create ServiceAccount");
+    let request = TokenRequest {
+        spec: TokenRequestSpec { expiration_seconds: Some(1200), ..Default::default() },
+        ..Default::default()
+    };
+    poll("a token for the ServiceAccount", Duration::from_secs(10), async || {
+        sas.create_token_request(name, &PostParams::default(), &request)
+            .await
+            .ok()
+            .and_then(|t| t.status)
+            .map(|s| s.token)
+    })
+    .await
+}
+
+/// A Role with `rules` in `ns`, bound to ServiceAccount `sa` (both named `name`).
+async fn grant(client: &Client, ns: &str, name: &str, sa: &str, rules: serde_json::Value) {
+    let pp = PatchParams::apply(support::FIELD_MANAGER);
+    let role = json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": { "name": name }, "rules": rules });
+    Api::<Role>::namespaced(client.clone(), ns).patch(name, &pp, &Patch::Apply(role)).await.expect("apply Role");
+    let binding = json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": { "name": name },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name },
+        "subjects": [{ "kind": "ServiceAccount", "name": sa, "namespace": ns }] });
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .patch(name, &pp, &Patch::Apply(binding))
+        .await
+        .expect("apply RoleBinding");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_that_cannot_renew_stops_writing_within_the_renew_deadline() {
+    let client = support::client().await;
+    support::install_crds(&client).await;
+    let ns = support::TestNamespace::new(&client, "leader-renew").await;
+    let n = ns.name();
+    let dir = temp_dir("leader-renew");
+    let token = service_account_token(&client, n, "operator").await;
+    let work = json!([
+        { "apiGroups": ["natsguard.io"], "resources": ["*"], "verbs": ["get", "list", "watch", "create", "patch", "delete"] },
+        { "apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"] },
+        { "apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"] },
+        { "apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] }
+    ]);
+    grant(&client, n, "work", "operator", work).await;
+    let lease_rules = json!([
+        { "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"] }
+    ]);
+    grant(&client, n, "lease", "operator", lease_rules.clone()).await;
+    let kubeconfig = write_kubeconfig(&dir, "operator", None, &token);
+    let policy: NatsTransportPolicy = serde_json::from_value(json!({
+        "apiVersion": "natsguard.io/v1alpha1", "kind": "NatsTransportPolicy",
+        "metadata": { "name": "nats" }, "spec": { "selector": { "matchLabels": { "app": "cordum" } } }
+    }))
+    .expect("valid policy");
+    Api::<NatsTransportPolicy>::namespaced(client.clone(), n)
+        .create(&PostParams::default(), &policy)
+        .await
+        .expect("create policy");
+
+    let mut r = Replica::start("lonely", n, &kubeconfig, &dir);
+    poll("the replica to lead", Duration::from_secs(30), async || r.leader_gauge().filter(|v| *v == 1.0)).await;
+    apply_deployment(&client, n, "api").await;
+    poll("the incident for api", Duration::from_secs(30), async || {
+        incidents(&client, n).await.get("api").copied().filter(|c| *c >= 1)
+    })
+    .await;
+
+    // Revoke the Lease rights: renewals fail with 403 and the replica must stop writing before
+    // anybody else could take over (renew deadline 10 s < lease duration 15 s).
+    let revoked = Instant::now();
+    Api::<RoleBinding>::namespaced(client.clone(), n).delete("lease", &Default::default()).await.expect("revoke");
+    poll("natsguard_leader 0 after the renew deadline", Duration::from_secs(10 + 2 + 2), async || {
+        r.leader_gauge().filter(|v| *v == 0.0)
+    })
+    .await;
+    let stepped_down = revoked.elapsed();
+    println!("FIGURE leader stopped writing after losing Lease rights: {:.1} s", stepped_down.as_secs_f64());
+    assert!(stepped_down < Duration::from_secs(15), "it kept leading past the lease duration: {stepped_down:?}");
+    assert!(r.logs().contains("could not renew the leader Lease in time"), "{}", r.logs());
+    // It no longer writes: a new override gets no incident.
+    apply_deployment(&client, n, "worker").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(incidents(&client, n).await.get("worker"), None, "a replica that does not lead wrote an incident");
+
+    // Rights back: it takes the Lease again and catches up.
+    let restored = Instant::now();
+    grant(&client, n, "lease", "operator", lease_rules).await;
+    poll("the incident for worker after regaining the Lease", Duration::from_secs(20), async || {
+        incidents(&client, n).await.get("worker").copied().filter(|c| *c >= 1)
+    })
+    .await;
+    println!("FIGURE rights restored to pending work done: {:.1} s", restored.elapsed().as_secs_f64());
+    assert_eq!(r.leader_gauge(), Some(1.0));
+
+    r.signal("-TERM");
+    let (status, _) = r.exited_within(EXIT_BOUND).await;
+    assert!(status.success(), "exit status {status:?}; log:\n{}", r.logs());
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+    ns.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn replicas_that_cannot_reach_or_use_the_api_exit_within_10s_of_sigterm() {
     let client = support::client().await;
@@ -382,21 +493,7 @@ async fn replicas_that_cannot_reach_or_use_the_api_exit_within_10s_of_sigterm() 
     let closed = free_port();
     let unreachable = write_kubeconfig(&dir, "unreachable", Some(format!("https://127.0.0.1:{closed}")), "x");
     // No rights: a ServiceAccount with no RoleBinding at all (every request is 403).
-    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), n);
-    let sa: ServiceAccount = serde_json::from_value(json!({ "metadata": { "name": "no-rights" } })).expect("sa");
-    sas.create(&PostParams::default(), &sa).await.expect("create ServiceAccount");
-    let request = TokenRequest {
-        spec: TokenRequestSpec { expiration_seconds: Some(1200), ..Default::default() },
-        ..Default::default()
-    };
-    let token = poll("a token for the ServiceAccount", Duration::from_secs(10), async || {
-        sas.create_token_request("no-rights", &PostParams::default(), &request)
-            .await
-            .ok()
-            .and_then(|t| t.status)
-            .map(|s| s.token)
-    })
-    .await;
+    let token = service_account_token(&client, n, "no-rights").await;
     let forbidden = write_kubeconfig(&dir, "forbidden", None, &token);
 
     let mut replicas =

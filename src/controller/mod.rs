@@ -93,7 +93,6 @@ impl Error {
     /// The kind of failure, the `kind` label of `natsguard_reconcile_errors_total`.
     pub fn kind(&self) -> &'static str {
         use metrics::kind;
-        #[allow(unreachable_patterns)] // more variants may come; they count as `other`
         match self {
             Error::Kube(kube::Error::Api(s)) => match s.code {
                 401 | 403 => kind::FORBIDDEN,

@@ -5,6 +5,7 @@ use super::Error;
 use super::policy::resolve_incident;
 use super::publish::{self, Refs};
 use super::watch::scope_api;
+use crate::crd::policy::OverrideSpec;
 use crate::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, Resolution};
 use crate::lifecycle::{self, Plan};
 use crate::notices;
@@ -90,8 +91,13 @@ async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> R
             resolve_incident(&api, &name, Resolution::PolicyDeleted, now).await?;
             let recorded = status.map(|s| s.state);
             let plan = Plan::Resolve(Resolution::PolicyDeleted);
-            let deployment = &incident.spec.deployment.name;
-            let notices = notices::incident(deployment, &name, recorded, &plan);
+            // The policy is gone, and with it any renamed variable: name the contract's default.
+            let o = incident.spec.r#override;
+            let defaults = OverrideSpec::default();
+            let variable = lifecycle::variable(&defaults, o);
+            let about =
+                notices::About { deployment: &incident.spec.deployment.name, incident: &name, r#override: o, variable };
+            let notices = notices::incident(&about, recorded, &plan);
             let policy_ref =
                 publish::reference("natsguard.io/v1alpha1", "NatsTransportPolicy", &ns, &incident.spec.policy, None);
             let uid = incident.spec.deployment.uid.as_str();

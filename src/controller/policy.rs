@@ -442,7 +442,7 @@ async fn open_incident(
                     return Ok((existing, false));
                 }
                 // The same activation key was used by an incident that is over: a new one.
-                let retry = format!("{key}/{}/{attempt}", now.as_second());
+                let retry = format!("{base}/{}/{attempt}", now.as_second());
                 name = incident_name(&spec.deployment.name, spec.r#override, &retry);
             }
             Err(e) => return Err(e.into()),
@@ -542,5 +542,54 @@ impl ConfigMapLookup for NamespaceConfigMaps {
             Some(cm) => Lookup::Found(cm.data.as_ref().unwrap_or(&self.empty)),
             None => Lookup::Absent,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::DeploymentRef;
+
+    fn spec(deployment: &str, o: Override) -> NatsTransportIncidentSpec {
+        NatsTransportIncidentSpec {
+            r#override: o,
+            policy: "nats".into(),
+            deployment: DeploymentRef { name: deployment.into(), uid: "0b5e-uid".into() },
+            containers: vec![],
+            owner: None,
+            reason: None,
+            started_at: Time(Timestamp::UNIX_EPOCH),
+            rollback_by: Time(Timestamp::UNIX_EPOCH),
+        }
+    }
+
+    fn name(deployment: &str, o: Override, generation: u64) -> String {
+        let s = spec(deployment, o);
+        incident_name(&s.deployment.name, o, &activation_key(&s, generation))
+    }
+
+    #[test]
+    fn plaintext_names_are_what_the_previous_release_chose_and_noauth_names_never_collide() {
+        // Golden values: the previous release named this incident api-8217ac63.
+        assert_eq!(name("api", Override::Plaintext, 3), "api-8217ac63");
+        assert_eq!(name("api", Override::NoAuth, 3), "api-noauth-f81e8cbd");
+        // Another generation is another activation.
+        assert_ne!(name("api", Override::Plaintext, 4), name("api", Override::Plaintext, 3));
+        // A Deployment whose own name ends in -noauth still cannot take the other kind's name.
+        assert!(!name("api-noauth", Override::Plaintext, 3).starts_with("api-noauth-f81e8cbd"));
+    }
+
+    #[test]
+    fn names_stay_within_the_limit_and_valid() {
+        let long = "d".repeat(253);
+        for o in Override::ALL {
+            let n = name(&long, o, 1);
+            assert!(n.len() <= 253, "{o}: {} characters", n.len());
+            assert!(n.ends_with(|c: char| c.is_ascii_hexdigit()));
+        }
+        // A stem cut at a dash or dot does not leave one next to the suffix.
+        let dotted = format!("{}.-x", "a".repeat(238));
+        let n = name(&dotted, Override::Plaintext, 1);
+        assert!(!n.contains(".-") && !n.contains("--"), "{n}");
     }
 }

@@ -5,7 +5,6 @@ use super::Error;
 use super::policy::resolve_incident;
 use super::publish::{self, Refs};
 use super::watch::scope_api;
-use crate::crd::policy::OverrideSpec;
 use crate::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, Resolution};
 use crate::lifecycle::{self, Plan};
 use crate::notices;
@@ -93,7 +92,7 @@ async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> R
             let plan = Plan::Resolve(Resolution::PolicyDeleted);
             // The policy is gone, and with it any renamed variable: name the contract's default.
             let o = incident.spec.r#override;
-            let defaults = OverrideSpec::default();
+            let defaults = crate::crd::policy::OverrideSpec::default();
             let variable = lifecycle::variable(&defaults, o);
             let about =
                 notices::About { deployment: &incident.spec.deployment.name, incident: &name, r#override: o, variable };

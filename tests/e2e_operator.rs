@@ -76,6 +76,7 @@ fn prod_env(url: &str, extra: &[(&str, &str)]) -> Value {
     let mut env = vec![
         json!({ "name": "CORDUM_ENV", "value": "production" }),
         json!({ "name": "NATS_URL", "value": url }),
+        json!({ "name": "NATS_TLS_CA", "value": "/etc/nats/ca.crt" }),
         json!({ "name": "NATS_TOKEN", "valueFrom": { "secretKeyRef": { "name": "nats", "key": "token" } } }),
     ];
     env.extend(extra.iter().map(|(k, v)| json!({ "name": k, "value": v })));
@@ -320,6 +321,7 @@ async fn configmap_url_and_policy_edits_are_reevaluated() {
     let env = json!([
         { "name": "CORDUM_ENV", "value": "production" },
         { "name": "NATS_URL", "valueFrom": { "configMapKeyRef": { "name": "nats", "key": "url" } } },
+        { "name": "NATS_TLS_CA", "value": "/etc/nats/ca.crt" },
         { "name": "NATS_TOKEN", "valueFrom": { "secretKeyRef": { "name": "nats", "key": "token" } } }
     ]);
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());

@@ -103,7 +103,7 @@ EOF
 kubectl apply --server-side -f "$workdir/demo.yaml"
 
 say "starting the operator: natsguard run --namespace $NS"
-"$bin" run --namespace "$NS" --http-addr 127.0.0.1:0 >"$workdir/operator.log" 2>&1 &
+"$bin" run --namespace "$NS" --http-addr 127.0.0.1:0 --leader-election=false >"$workdir/operator.log" 2>&1 &
 op_pid=$!
 
 show() {

@@ -49,10 +49,14 @@ pub struct Context {
     /// Set once every cache of the scope has its initial list. Deciding on a partial cache
     /// would open duplicate incidents and re-announce recorded findings after a restart.
     pub synced: Arc<AtomicBool>,
+    /// Only the leader reconciles (SPEC section 8); standbys only keep their caches warm.
+    pub leadership: super::Leadership,
 }
 
 pub async fn controller(scope: Scope, ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let ctl = Controller::new(scope.policies(), watcher::Config::default().any_semantic());
+    let ctl = Controller::new(scope.policies(), watcher::Config::default().any_semantic())
+        // A new leader reconciles every policy at once, from its warm caches.
+        .reconcile_all_on(ctx.leadership.gained());
     let policies = ctl.store();
     // Deleted policies are never reconciled again: drop their gauges from time to time.
     let (known, metrics, scope_ns) = (policies.clone(), ctx.metrics.clone(), scope.namespace.clone());
@@ -138,11 +142,15 @@ fn error_policy(policy: Arc<NatsTransportPolicy>, error: &Error, ctx: Arc<Contex
         })
         .unwrap_or(1);
     let delay = Duration::from_secs((1u64 << failures.min(8)).min(300));
+    ctx.metrics.reconcile_failed("policy", error.kind());
     tracing::warn!(policy = %key, error = %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
 async fn reconcile(policy: Arc<NatsTransportPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.leadership.is_leading() {
+        return Ok(Action::await_change());
+    }
     if !ctx.synced.load(Ordering::Acquire) {
         return Ok(Action::requeue(Duration::from_millis(250)));
     }
@@ -384,7 +392,12 @@ fn track(
     if state == IncidentState::Overdue {
         gauges.overdue += 1;
     }
-    gauges.deadlines.push((incident.to_owned(), spec.deployment.name.clone(), spec.rollback_by.0.as_second()));
+    gauges.deadlines.push((
+        incident.to_owned(),
+        spec.deployment.name.clone(),
+        spec.r#override,
+        spec.rollback_by.0.as_second(),
+    ));
 }
 
 /// Server-side apply the status, only when it differs from what is stored.

@@ -37,7 +37,7 @@ struct Operator {
 impl Operator {
     fn start(client: &Client, ns: &str) -> Self {
         let (tx, rx) = oneshot::channel();
-        let config = natsguard::controller::Config { namespaces: vec![ns.to_owned()] };
+        let config = natsguard::controller::Config { namespaces: vec![ns.to_owned()], ..Default::default() };
         let client = client.clone();
         let task = tokio::spawn(async move {
             natsguard::controller::run(client, config, None, async move {

@@ -416,8 +416,12 @@ async fn restart_keeps_the_incident_and_writes_nothing_new() {
 async fn unusable_policy_is_not_ready_with_an_event() {
     let (client, ns) = setup("invalid").await;
     let op = Operator::start(&client, ns.name());
-    create_policy(&client, ns.name(), "bad", json!({ "selector": { "matchLabels": { "app": "not a label value!" } } }))
-        .await;
+    // The API server's CEL rules reject most bad selectors outright; a label key prefix longer than
+    // a DNS subdomain (253) still within the schema's 317-character bound gets through, like a
+    // policy stored before the CRD tightened, and the operator must say it cannot use it.
+    let long_prefix = vec!["p".repeat(60); 5].join(".");
+    let key = format!("{long_prefix}/app");
+    create_policy(&client, ns.name(), "bad", json!({ "selector": { "matchLabels": { key: "x" } } })).await;
     let p = eventually("Ready=False", || async {
         let p = policy(&client, ns.name(), "bad").await;
         (condition(&p, "Ready") == Some("False")).then_some(p)

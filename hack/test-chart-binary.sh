@@ -64,7 +64,7 @@ done
 "$kubectl" apply --server-side --force-conflicts --field-manager=natsguard-chart-binary-test \
   -f crds/natsguard.io.yaml >/dev/null || die "the API server rejected crds/natsguard.io.yaml"
 "$kubectl" wait --for=condition=Established --timeout=60s \
-  crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io >/dev/null
+  crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io crd/natstransportledgers.natsguard.io >/dev/null
 for n in "$ns" "$other_ns"; do
   "$kubectl" create namespace "$n" --dry-run=client -o yaml |
     "$kubectl" apply --server-side --field-manager=natsguard-chart-binary-test -f - >/dev/null

@@ -92,7 +92,7 @@ render single --set replicaCount=1 --set leaderElection.enabled=false
 
 step "default rendering: cluster-wide, CRDs included, restricted pod security, least privilege"
 d="$work/default.yaml"
-[ "$(count_kind "$d" CustomResourceDefinition)" = 2 ] && pass "2 CRDs rendered" || fail "expected 2 CRDs, got $(count_kind "$d" CustomResourceDefinition)"
+[ "$(count_kind "$d" CustomResourceDefinition)" = 3 ] && pass "3 CRDs rendered" || fail "expected 3 CRDs, got $(count_kind "$d" CustomResourceDefinition)"
 expect_in "$d" 'helm.sh/resource-policy: keep' "CRDs kept on uninstall"
 [ "$(count_kind "$d" ClusterRole)" = 1 ] && [ "$(count_kind "$d" ClusterRoleBinding)" = 1 ] &&
   pass "ClusterRole + ClusterRoleBinding" || fail "expected one ClusterRole and one ClusterRoleBinding"
@@ -247,7 +247,8 @@ step "RBAC (cluster-wide): what the ServiceAccount may and may not do, per the A
 # can-i resolves resource names through discovery: the natsguard kinds must exist for real.
 "$kubectl" apply --server-side --force-conflicts --field-manager=natsguard-chart-test -f crds/natsguard.io.yaml >/dev/null
 "$kubectl" wait --for=condition=Established --timeout=60s \
-  crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io >/dev/null
+  crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io \
+  crd/natstransportledgers.natsguard.io >/dev/null
 helm template natsguard-rbac-test "$chart" --namespace "$ns" \
   --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml >"$work/rbac-cluster.yaml"
 "$kubectl" apply --server-side --field-manager=natsguard-chart-test -f "$work/rbac-cluster.yaml" >/dev/null
@@ -255,12 +256,14 @@ sa=natsguard-rbac-test
 for v in get list watch; do
   can yes "$ns" $sa $v natstransportpolicies.natsguard.io -A
   can yes "$ns" $sa $v natstransportincidents.natsguard.io -A
+  can yes "$ns" $sa $v natstransportledgers.natsguard.io -A
   can yes "$ns" $sa $v deployments.apps -A
   can yes "$ns" $sa $v configmaps -A
 done
 can yes "$ns" $sa patch natstransportpolicies.natsguard.io -n default --subresource=status
 can yes "$ns" $sa patch natstransportincidents.natsguard.io -n default --subresource=status
 for v in create patch delete; do can yes "$ns" $sa $v natstransportincidents.natsguard.io -n default; done
+for v in create patch delete; do can yes "$ns" $sa $v natstransportledgers.natsguard.io -n default; done
 for v in create patch; do can yes "$ns" $sa $v events.events.k8s.io -n default; done
 for v in get list watch; do can no "$ns" $sa $v secrets -A; done
 can no "$ns" $sa patch natstransportpolicies.natsguard.io -n default # never writes spec
@@ -286,6 +289,7 @@ sa=natsguard-rbac-test-ns
 can yes "$ns" $sa list deployments.apps -n "${team_namespaces[0]}"
 can yes "$ns" $sa watch natstransportpolicies.natsguard.io -n "${team_namespaces[0]}"
 can yes "$ns" $sa create natstransportincidents.natsguard.io -n "${team_namespaces[0]}"
+can yes "$ns" $sa patch natstransportledgers.natsguard.io -n "${team_namespaces[0]}"
 can no "$ns" $sa list deployments.apps -n "${team_namespaces[1]}"
 can no "$ns" $sa list deployments.apps -A
 can no "$ns" $sa get secrets -n "${team_namespaces[0]}"

@@ -28,7 +28,7 @@ if ! "$kubectl" apply --server-side --force-conflicts --field-manager=natsguard-
   exit 1
 fi
 "$kubectl" wait --for=condition=Established --timeout=60s \
-  crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io >/dev/null
+  crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io crd/natstransportledgers.natsguard.io >/dev/null
 
 for n in cordum-prod cordum-staging billing events argocd payments; do
   "$kubectl" create namespace "$n" --dry-run=client -o yaml |

@@ -32,7 +32,7 @@ step "installing the CRDs from crds/"
 "$kubectl" apply --server-side --force-conflicts --field-manager=natsguard-kubectl-test -f crds/natsguard.io.yaml >/dev/null ||
   die "the API server rejected crds/natsguard.io.yaml"
 "$kubectl" wait --for=condition=Established --timeout=60s \
-  crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io >/dev/null
+  crd/natstransportpolicies.natsguard.io crd/natstransportincidents.natsguard.io crd/natstransportledgers.natsguard.io >/dev/null
 "$kubectl" create namespace "$ns" --dry-run=client -o yaml |
   "$kubectl" apply --server-side --field-manager=natsguard-kubectl-test -f - >/dev/null
 

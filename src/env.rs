@@ -414,6 +414,20 @@ pub fn expand(input: &str, vars: &BTreeMap<String, String>) -> String {
     expand_with(input, usize::MAX, |name| vars.get(name).cloned()).unwrap_or_default()
 }
 
+/// The names an `env[].value` refers to with `$(NAME)`, in order (`$$(NAME)` is an escape, not a
+/// reference). What the operator's cache must keep for the expansion to come out the same
+/// (docs/reference.md, "Effective environment").
+pub fn references(input: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let _ = expand_with(input, input.len(), |name| {
+        if !names.iter().any(|n: &String| n == name) {
+            names.push(name.to_owned());
+        }
+        None
+    });
+    names
+}
+
 /// Longest expanded `env[].value` natsguard evaluates (a Pod object is at most ~1.5 MB, but
 /// chained references can multiply it); longer values are treated as unknown.
 const MAX_EXPANDED_LEN: usize = 4 << 20;

@@ -1,15 +1,15 @@
 //! Which Kubernetes Events to emit, decided purely from (previous state, next state).
 //!
-//! Events mark transitions only. Because the previous state is what the API server holds
-//! (the policy status and the incident status), a restarted operator emits nothing for a
-//! state that is already recorded.
+//! Events mark transitions only. Because the previous state is what the API server holds (the
+//! announced record of `crate::ledger`, the incident status and the policy status), a restarted
+//! operator or a new leader emits nothing for a state that is already recorded.
 
 use crate::crd::{IncidentState, NatsTransportPolicyStatus, Resolution};
-use crate::findings::{Code, Severity};
+use crate::findings::Severity;
+use crate::ledger::Entry;
 use crate::lifecycle::Plan;
-use crate::report::Override;
+use crate::report::{Override, WorkloadReport};
 use crate::status::{READY, condition_status};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// What an Event is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,32 +41,31 @@ pub const OVERRIDE_DEADLINE_APPROACHING: &str = "OverrideDeadlineApproaching";
 pub const OVERRIDE_OVERDUE: &str = "OverrideOverdue";
 pub const OVERRIDE_RESOLVED: &str = "OverrideResolved";
 pub const POLICY_INVALID: &str = "PolicyInvalid";
+/// The `Ready=False` reason of a policy that cannot be used (the only one `PolicyInvalid` follows).
+pub const INVALID_POLICY: &str = "InvalidPolicy";
 
-/// A finding code appearing on a workload, and workloads becoming compliant again.
-/// `selected` are the Deployments the policy selects now.
-pub fn findings(
-    previous: Option<&NatsTransportPolicyStatus>,
-    next: &NatsTransportPolicyStatus,
-    selected: &BTreeSet<&str>,
-) -> Vec<Notice> {
-    let before: BTreeMap<&str, (bool, BTreeSet<Code>)> = previous
-        .map(|p| {
-            p.results
-                .iter()
-                .map(|r| (r.name.as_str(), (r.compliant, r.findings.iter().map(|f| f.code).collect())))
-                .collect()
-        })
-        .unwrap_or_default();
+/// The Events for one selected workload: every warning or violation code that was not announced
+/// before (`before`, from the announced record), and `DriftResolved` when a workload announced
+/// as violating has no violation any more. Info findings never produce an Event. Returns what is
+/// announced after these Events, for the record.
+pub fn workload(name: &str, before: Option<&Entry>, report: &WorkloadReport) -> (Option<Entry>, Vec<Notice>) {
+    let after = Entry::of(report);
     let mut out = Vec::new();
-    for result in &next.results {
-        let known = before.get(result.name.as_str()).map(|(_, codes)| codes);
-        let mut seen = BTreeSet::new();
-        for f in &result.findings {
-            if known.is_some_and(|codes| codes.contains(&f.code)) || !seen.insert(f.code) {
+    if let Some(now) = &after {
+        for code in &now.codes {
+            if before.is_some_and(|b| b.codes.contains(code)) {
                 continue;
             }
+            // The most severe finding of that code, the first one in report order among equals.
+            let Some(f) = report
+                .findings()
+                .filter(|f| f.code == *code)
+                .reduce(|a, b| if b.severity > a.severity { b } else { a })
+            else {
+                continue;
+            };
             out.push(Notice {
-                regarding: Regarding::Deployment(result.name.clone()),
+                regarding: Regarding::Deployment(name.to_owned()),
                 related: Related::Policy,
                 warning: f.severity >= Severity::Warning,
                 reason: f.code.as_str().to_owned(),
@@ -74,28 +73,28 @@ pub fn findings(
             });
         }
     }
-    let now_compliant = |name: &str| {
-        selected.contains(name) && next.results.iter().find(|r| r.name == name).is_none_or(|r| r.compliant)
-    };
-    for (name, (was_compliant, _)) in &before {
-        if !was_compliant && now_compliant(name) {
-            out.push(Notice {
-                regarding: Regarding::Deployment((*name).to_owned()),
-                related: Related::Policy,
-                warning: false,
-                reason: DRIFT_RESOLVED.into(),
-                note: format!("Deployment {name} has no NATS transport violation any more"),
-            });
-        }
+    let was_violating = before.is_some_and(|b| b.violating);
+    let is_violating = after.as_ref().is_some_and(|a| a.violating);
+    if was_violating && !is_violating {
+        out.push(Notice {
+            regarding: Regarding::Deployment(name.to_owned()),
+            related: Related::Policy,
+            warning: false,
+            reason: DRIFT_RESOLVED.into(),
+            note: format!("Deployment {name} has no NATS transport violation any more"),
+        });
     }
-    out
+    (after, out)
 }
 
 /// `PolicyInvalid` when the policy becomes unusable (or the reason it is unusable changes).
 pub fn policy(previous: Option<&NatsTransportPolicyStatus>, next: &NatsTransportPolicyStatus) -> Option<Notice> {
-    let now = condition_status(Some(next), READY).filter(|c| c.status == "False")?;
+    let invalid = |c: &&k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition| {
+        c.status == "False" && c.reason == INVALID_POLICY
+    };
+    let now = condition_status(Some(next), READY).filter(invalid)?;
     let before = condition_status(previous, READY);
-    if before.is_some_and(|b| b.status == "False" && b.message == now.message) {
+    if before.filter(invalid).is_some_and(|b| b.message == now.message) {
         return None;
     }
     Some(Notice {
@@ -218,65 +217,69 @@ fn describe(resolution: Resolution) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::WorkloadResult;
-    use crate::findings::Finding;
+    use crate::findings::{Code, Finding};
+    use crate::report::ContainerReport;
 
-    fn result(name: &str, compliant: bool, codes: &[(Code, Severity)]) -> WorkloadResult {
-        WorkloadResult {
-            name: name.into(),
-            compliant,
-            findings: codes
-                .iter()
-                .map(|(code, severity)| Finding {
-                    code: *code,
-                    severity: *severity,
-                    container: "c".into(),
-                    message: format!("{code} on {name}"),
-                })
-                .collect(),
-        }
+    fn report(codes: &[(Code, Severity)]) -> WorkloadReport {
+        let findings = codes
+            .iter()
+            .map(|(code, severity)| Finding {
+                code: *code,
+                severity: *severity,
+                container: "c".into(),
+                message: format!("{code} here"),
+            })
+            .collect();
+        WorkloadReport { containers: vec![ContainerReport { name: "c".into(), findings, ..Default::default() }] }
     }
 
-    fn status(results: Vec<WorkloadResult>) -> NatsTransportPolicyStatus {
-        NatsTransportPolicyStatus { results, ..Default::default() }
+    fn reasons_of(out: &[Notice]) -> Vec<(&str, bool)> {
+        out.iter().map(|n| (n.reason.as_str(), n.warning)).collect()
     }
 
     #[test]
-    fn a_code_is_announced_once_per_workload() {
-        let selected: BTreeSet<&str> = ["api"].into();
-        let first = status(vec![result("api", false, &[(Code::PlaintextTransport, Severity::Violation)])]);
-        let out = findings(None, &first, &selected);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].reason, "PlaintextTransport");
-        assert!(out[0].warning);
+    fn a_code_is_announced_once_per_workload_and_info_never() {
+        let first = report(&[(Code::PlaintextTransport, Severity::Violation), (Code::NotNatsClient, Severity::Info)]);
+        let (entry, out) = workload("api", None, &first);
+        assert_eq!(reasons_of(&out), [("PlaintextTransport", true)]);
         assert_eq!(out[0].regarding, Regarding::Deployment("api".into()));
-        // Same state again (e.g. after a restart): nothing.
-        assert!(findings(Some(&first), &first, &selected).is_empty());
-        // A new code appears next to the old one: only the new one.
-        let second = status(vec![result(
-            "api",
-            false,
-            &[(Code::PlaintextTransport, Severity::Violation), (Code::AuthAmbiguous, Severity::Info)],
-        )]);
-        let out = findings(Some(&first), &second, &selected);
-        assert_eq!(out.iter().map(|n| (n.reason.as_str(), n.warning)).collect::<Vec<_>>(), [("AuthAmbiguous", false)]);
+        assert_eq!(out[0].note, "PlaintextTransport here");
+        // Same state again (e.g. after a restart, from the record): nothing.
+        let (again, out) = workload("api", entry.as_ref(), &first);
+        assert!(out.is_empty());
+        assert_eq!(again, entry);
+        // A new code appears next to the old one: only the new one; an info code: nothing.
+        let second = report(&[
+            (Code::PlaintextTransport, Severity::Violation),
+            (Code::AuthAmbiguous, Severity::Info),
+            (Code::MixedSchemes, Severity::Warning),
+        ]);
+        let (_, out) = workload("api", entry.as_ref(), &second);
+        assert_eq!(reasons_of(&out), [("MixedSchemes", true)]);
+        // A code that went away and came back is announced again.
+        let (gone, out) = workload("api", entry.as_ref(), &report(&[(Code::AuthMissing, Severity::Violation)]));
+        assert_eq!(reasons_of(&out), [("AuthMissing", true)]);
+        let (_, out) = workload("api", gone.as_ref(), &first);
+        assert_eq!(reasons_of(&out), [("PlaintextTransport", true)]);
     }
 
     #[test]
-    fn drift_resolved_only_for_selected_workloads_that_became_compliant() {
-        let before = status(vec![
-            result("a", false, &[(Code::PlaintextTransport, Severity::Violation)]),
-            result("b", false, &[(Code::PlaintextTransport, Severity::Violation)]),
-            result("c", false, &[(Code::PlaintextTransport, Severity::Violation)]),
-        ]);
-        // a is clean now, b still violates, c is gone (deleted or out of scope).
-        let after = status(vec![result("b", false, &[(Code::PlaintextTransport, Severity::Violation)])]);
-        let selected: BTreeSet<&str> = ["a", "b"].into();
-        let out = findings(Some(&before), &after, &selected);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].reason, DRIFT_RESOLVED);
-        assert_eq!(out[0].regarding, Regarding::Deployment("a".into()));
-        assert!(!out[0].warning);
+    fn drift_resolved_only_after_an_announced_violation() {
+        let bad = report(&[(Code::PlaintextTransport, Severity::Violation)]);
+        let (violating, _) = workload("a", None, &bad);
+        // Compliant now: DriftResolved, and the record says so.
+        let (after, out) = workload("a", violating.as_ref(), &report(&[(Code::MixedSchemes, Severity::Warning)]));
+        assert_eq!(reasons_of(&out), [("MixedSchemes", true), (DRIFT_RESOLVED, false)]);
+        assert!(after.is_some_and(|e| !e.violating));
+        // Never announced as violating (a warning only, or nothing): no DriftResolved.
+        let (warned, _) = workload("b", None, &report(&[(Code::MixedSchemes, Severity::Warning)]));
+        let (_, out) = workload("b", warned.as_ref(), &report(&[]));
+        assert!(out.is_empty());
+        let (_, out) = workload("c", None, &report(&[]));
+        assert!(out.is_empty());
+        // Still violating with another code: no DriftResolved.
+        let (_, out) = workload("a", violating.as_ref(), &report(&[(Code::AuthMissing, Severity::Violation)]));
+        assert_eq!(reasons_of(&out), [("AuthMissing", true)]);
     }
 
     #[test]
@@ -299,6 +302,10 @@ mod tests {
         assert!(policy(Some(&a), &a).is_none());
         assert!(policy(Some(&a), &invalid("spec.selector: other")).is_some());
         assert!(policy(None, &NatsTransportPolicyStatus::default()).is_none());
+        // Ready=False for another reason (work that could not be done) is not PolicyInvalid.
+        let mut other = invalid("x");
+        other.conditions[0].reason = "Other".into();
+        assert!(policy(None, &other).is_none());
     }
 
     fn spec(o: Override, containers: &[&str], owner: Option<&str>) -> crate::crd::NatsTransportIncidentSpec {

@@ -15,11 +15,18 @@ use k8s_openapi::jiff::Timestamp;
 pub const MAX_RESULTS: usize = 100;
 /// Most findings listed per Deployment (most severe first).
 pub const MAX_FINDINGS: usize = 20;
+/// Most bytes `status.results` may take (its JSON), so that a status write stays far below the
+/// API server's request and object limits whatever the messages hold.
+pub const MAX_RESULTS_BYTES: usize = 256 * 1024;
+/// Deployments named in a condition message before "and N more".
+const NAMED: usize = 5;
 
 pub const READY: &str = "Ready";
 pub const COMPLIANT: &str = "Compliant";
 pub const OVERRIDE_ACTIVE: &str = "OverrideActive";
 pub const INCIDENT_OVERDUE: &str = "IncidentOverdue";
+/// Abnormal-true (kstatus): some of the policy's work could not be carried out.
+pub const DEGRADED: &str = "Degraded";
 
 /// Whether the policy could be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,16 +46,115 @@ pub struct OpenIncident {
     pub rollback_by: Timestamp,
 }
 
+/// What could not be carried out, for `Degraded=True` (reason and a bounded message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Degraded {
+    pub reason: String,
+    pub message: String,
+}
+
+/// The evaluation of a policy's Deployments, as the status shows it: counts, the first names
+/// with violations, and the candidates for `results` in order of importance. The operator's index
+/// keeps it up to date per workload (`crate::index`), so building it does not visit every
+/// Deployment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    pub workloads: i32,
+    pub compliant: i32,
+    pub violations: i32,
+    /// The first Deployments with violations, by name (at most a handful: the message names them).
+    pub non_compliant: Vec<String>,
+    /// Deployments with findings, violations first, then by name; at most [`MAX_RESULTS`].
+    pub candidates: Vec<WorkloadResult>,
+    /// How many Deployments have findings in all.
+    pub with_findings: i32,
+}
+
+impl Evaluation {
+    /// From every report at once (tests, and anything small).
+    pub fn of(workloads: &[(String, WorkloadReport)]) -> Self {
+        let mut e = Evaluation::default();
+        let mut results = Vec::new();
+        let mut non_compliant = Vec::new();
+        for (name, report) in workloads {
+            e.workloads += 1;
+            let violations = violations(report);
+            e.violations += violations;
+            if violations == 0 {
+                e.compliant += 1;
+            } else {
+                non_compliant.push(name.clone());
+            }
+            results.extend(result(name, report));
+        }
+        non_compliant.sort();
+        non_compliant.truncate(NAMED);
+        e.non_compliant = non_compliant;
+        e.with_findings = results.len() as i32;
+        results.sort_by(|a, b| a.compliant.cmp(&b.compliant).then_with(|| a.name.cmp(&b.name)));
+        results.truncate(MAX_RESULTS);
+        e.candidates = results;
+        e
+    }
+
+    /// How many names a condition message shows.
+    pub const NAMED: usize = NAMED;
+}
+
+/// Violation findings of one workload.
+pub fn violations(report: &WorkloadReport) -> i32 {
+    report.findings().filter(|f| f.severity == Severity::Violation).count() as i32
+}
+
+/// A workload's entry in `results` (most severe findings first, at most [`MAX_FINDINGS`]), or
+/// `None` when it has no finding.
+pub fn result(name: &str, report: &WorkloadReport) -> Option<WorkloadResult> {
+    let mut findings: Vec<Finding> = report.findings().cloned().collect();
+    if findings.is_empty() {
+        return None;
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.cmp(b)));
+    findings.truncate(MAX_FINDINGS);
+    Some(WorkloadResult { name: name.to_owned(), compliant: violations(report) == 0, findings })
+}
+
+/// The bytes one entry takes in the status JSON (a close upper bound).
+fn result_bytes(r: &WorkloadResult) -> usize {
+    const ENTRY: usize = 48;
+    const FINDING: usize = 72;
+    let findings: usize = r.findings.iter().map(|f| FINDING + f.container.len() + json_len(&f.message)).sum();
+    ENTRY + json_len(&r.name) + findings
+}
+
+/// Length of `s` as a JSON string body (escapes counted at their longest).
+fn json_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| {
+            if b < 0x20 {
+                6
+            } else if b == b'"' || b == b'\\' {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
 /// Everything the status is computed from.
 pub struct Inputs<'a> {
     pub generation: Option<i64>,
     pub previous: Option<&'a NatsTransportPolicyStatus>,
     pub validity: Validity,
-    /// Selected Deployments by name with their evaluation.
-    pub workloads: &'a [(String, WorkloadReport)],
+    /// The selected Deployments' evaluation.
+    pub evaluation: &'a Evaluation,
+    /// Incidents open after this reconcile (planned: an incident that could not be written
+    /// still counts, and `degraded` says so).
     pub incidents: &'a [OpenIncident],
     /// The policy's override variables, named in the condition messages.
     pub overrides: &'a OverrideSpec,
+    /// What could not be carried out; `None` when everything went through.
+    pub degraded: Option<&'a Degraded>,
     pub now: Timestamp,
 }
 
@@ -57,12 +163,16 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
     let cond = |type_: &str, status: &str, reason: &str, message: String| {
         condition(prev_conditions, type_, status, reason, message, inputs.generation, inputs.now)
     };
+    let degraded = match inputs.degraded {
+        Some(d) => cond(DEGRADED, "True", &d.reason, bounded(&d.message)),
+        None => cond(DEGRADED, "False", "NoFailures", "Every write for this policy went through".into()),
+    };
 
     let mut status = NatsTransportPolicyStatus { observed_generation: inputs.generation, ..Default::default() };
     match &inputs.validity {
         Validity::Invalid(why) => {
             status.conditions = vec![
-                cond(READY, "False", "InvalidPolicy", why.clone()),
+                cond(READY, "False", "InvalidPolicy", bounded(why)),
                 cond(COMPLIANT, "Unknown", "NotEvaluated", "The policy is invalid; nothing was evaluated".into()),
                 cond(OVERRIDE_ACTIVE, "Unknown", "NotEvaluated", "The policy is invalid; nothing was evaluated".into()),
                 cond(
@@ -71,6 +181,7 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
                     "NotEvaluated",
                     "The policy is invalid; nothing was evaluated".into(),
                 ),
+                degraded,
             ];
             return status;
         }
@@ -90,29 +201,26 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
         Validity::Valid => {}
     }
 
+    let e = inputs.evaluation;
+    status.workloads = e.workloads;
+    status.compliant = e.compliant;
+    status.violations = e.violations;
+    // Most important first, within the count and the byte budget; then by name.
     let mut results = Vec::new();
-    let mut non_compliant = Vec::new();
-    for (name, report) in inputs.workloads {
-        status.workloads += 1;
-        let violations = report.findings().filter(|f| f.severity == Severity::Violation).count() as i32;
-        status.violations += violations;
-        if violations == 0 {
-            status.compliant += 1;
-        } else {
-            non_compliant.push(name.as_str());
+    let mut bytes = 0;
+    for r in e.candidates.iter().take(MAX_RESULTS) {
+        let size = result_bytes(r);
+        if bytes + size > MAX_RESULTS_BYTES {
+            break;
         }
-        let mut findings: Vec<Finding> = report.findings().cloned().collect();
-        if !findings.is_empty() {
-            findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.cmp(b)));
-            findings.truncate(MAX_FINDINGS);
-            results.push(WorkloadResult { name: name.clone(), compliant: violations == 0, findings });
-        }
+        bytes += size;
+        results.push(r.clone());
     }
-    results.sort_by(|a, b| a.compliant.cmp(&b.compliant).then_with(|| a.name.cmp(&b.name)));
-    status.results_omitted = results.len().saturating_sub(MAX_RESULTS) as i32;
-    results.truncate(MAX_RESULTS);
+    status.results_omitted = e.with_findings.saturating_sub(results.len() as i32).max(0);
     results.sort_by(|a, b| a.name.cmp(&b.name));
     status.results = results;
+    let non_compliant_count = e.workloads.saturating_sub(e.compliant).max(0) as usize;
+    let non_compliant: Vec<&str> = e.non_compliant.iter().map(String::as_str).collect();
 
     status.overrides = inputs.incidents.len() as i32;
     let overdue: Vec<&OpenIncident> = inputs.incidents.iter().filter(|i| i.state == IncidentState::Overdue).collect();
@@ -122,7 +230,7 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
     let n = status.workloads;
     status.conditions = vec![
         cond(READY, "True", "Evaluated", format!("Evaluated {n} selected Deployment{}", plural(n))),
-        if non_compliant.is_empty() {
+        if non_compliant_count == 0 {
             cond(
                 COMPLIANT,
                 "True",
@@ -135,11 +243,10 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
                 "False",
                 "ViolationsFound",
                 format!(
-                    "{} of {n} Deployment{} {} violations: {}",
-                    non_compliant.len(),
+                    "{non_compliant_count} of {n} Deployment{} {} violations: {}",
                     plural(n),
-                    if non_compliant.len() == 1 { "has" } else { "have" },
-                    list(&non_compliant)
+                    if non_compliant_count == 1 { "has" } else { "have" },
+                    list_of(&non_compliant, non_compliant_count)
                 ),
             )
         },
@@ -172,8 +279,24 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
                 format!("Past the rollback deadline: {on}; roll {them} back now"),
             )
         },
+        degraded,
     ];
     status
+}
+
+/// At most this many bytes in a condition message (the names it lists are bounded too).
+const MAX_MESSAGE: usize = 1024;
+
+/// `s` cut to [`MAX_MESSAGE`] bytes at a character boundary, with an ellipsis when cut.
+fn bounded(s: &str) -> String {
+    if s.len() <= MAX_MESSAGE {
+        return s.to_owned();
+    }
+    let mut end = MAX_MESSAGE - 3;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
 }
 
 /// A condition that keeps the previous `lastTransitionTime` unless its status flipped.
@@ -243,10 +366,15 @@ fn capitalize(s: &str) -> String {
 
 /// `a, b, c` — at most five names, then `and N more`.
 fn list(names: &[&str]) -> String {
-    const SHOWN: usize = 5;
-    let mut out = names.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
-    if names.len() > SHOWN {
-        out.push_str(&format!(" and {} more", names.len() - SHOWN));
+    list_of(names, names.len())
+}
+
+/// The first names of `total`, then `and N more`.
+fn list_of(names: &[&str], total: usize) -> String {
+    let shown: Vec<&str> = names.iter().take(NAMED).copied().collect();
+    let mut out = shown.join(", ");
+    if total > shown.len() {
+        out.push_str(&format!(" and {} more", total - shown.len()));
     }
     out
 }
@@ -292,8 +420,9 @@ mod tests {
             generation: Some(3),
             previous: prev,
             validity: Validity::Valid,
-            workloads,
+            evaluation: &Evaluation::of(workloads),
             incidents: &[],
+            degraded: None,
             overrides: &OverrideSpec::default(),
             now: ts(now),
         })
@@ -352,8 +481,9 @@ mod tests {
             generation: Some(1),
             previous: None,
             validity: Validity::Invalid("spec.selector: bad".into()),
-            workloads: &[],
+            evaluation: &Evaluation::default(),
             incidents: &[],
+            degraded: None,
             overrides: &OverrideSpec::default(),
             now: ts("2026-01-01T00:00:00Z"),
         });
@@ -364,8 +494,9 @@ mod tests {
             generation: Some(2),
             previous: Some(&prev),
             validity: Validity::Suspended,
-            workloads: &[],
+            evaluation: &Evaluation::default(),
             incidents: &[],
+            degraded: None,
             overrides: &OverrideSpec::default(),
             now: ts("2026-01-01T01:00:00Z"),
         });
@@ -384,8 +515,9 @@ mod tests {
             generation: Some(1),
             previous: None,
             validity: Validity::Valid,
-            workloads: &[],
+            evaluation: &Evaluation::default(),
             incidents,
+            degraded: None,
             overrides,
             now: ts("2026-01-01T00:00:00Z"),
         })

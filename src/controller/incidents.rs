@@ -1,83 +1,78 @@
 //! Incident housekeeping that the policy controller cannot do: resolving the incidents of a
-//! deleted policy (`PolicyDeleted`) and deleting resolved incidents after the retention.
+//! deleted policy (`PolicyDeleted`) and deleting resolved incidents after the retention. It reads
+//! incidents and policies from the shared cache (`super::cache`), never with a request of its own.
 
+use super::announce::{Item, Outbox, Shared};
+use super::cache::Cache;
 use super::metrics::Metrics;
 use super::policy::resolve_incident;
-use super::publish::{self, Refs};
-use super::watch::scope_api;
+use super::publish;
 use super::{Error, Leadership};
-use crate::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, Resolution};
+use crate::crd::{IncidentState, NatsTransportIncident, Resolution};
 use crate::lifecycle::{self, Plan};
 use crate::notices;
+use crate::plan::PolicyState;
 use futures::StreamExt;
 use k8s_openapi::jiff::SignedDuration;
 use kube::api::DeleteParams;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 pub struct Context {
     pub client: Client,
-    pub recorder: Recorder,
+    pub cache: Arc<Cache>,
+    pub outbox: Outbox,
     pub metrics: Arc<Metrics>,
     /// Only the leader reconciles (SPEC section 8).
     pub leadership: Leadership,
 }
 
 pub async fn controller(
+    triggers: mpsc::UnboundedReceiver<ObjectRef<NatsTransportIncident>>,
     ctx: Context,
-    namespace: Option<String>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let ns = namespace.as_deref();
-    let client = ctx.client.clone();
-    let ctl =
-        Controller::new(scope_api::<NatsTransportIncident>(&client, ns), watcher::Config::default().any_semantic())
-            .reconcile_all_on(ctx.leadership.gained());
-    let incidents = ctl.store();
-    ctl.watches(
-        scope_api::<NatsTransportPolicy>(&client, ns),
-        watcher::Config::default().any_semantic(),
-        move |p: NatsTransportPolicy| {
-            let (pns, pname) = (p.namespace(), p.name_any());
-            incidents
-                .state_filter(|i| i.namespace() == pns && i.spec.policy == pname)
-                .iter()
-                .map(|i| ObjectRef::from_obj(i.as_ref()))
-                .collect::<Vec<_>>()
-        },
-    )
-    .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, Arc::new(ctx))
-    .for_each(|_| std::future::ready(()))
-    .await;
+    let triggers = futures::stream::unfold(triggers, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+    let none = futures::stream::empty::<Result<NatsTransportIncident, watcher::Error>>();
+    Controller::for_stream(none, ctx.cache.incidents.clone())
+        .reconcile_on(triggers)
+        .reconcile_all_on(ctx.leadership.gained())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, Arc::new(ctx))
+        .for_each(|_| std::future::ready(()))
+        .await;
 }
 
 fn error_policy(incident: Arc<NatsTransportIncident>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_failed("incident", error.kind());
     tracing::warn!(incident = %incident.name_any(), error = %error, "incident housekeeping failed");
-    Action::requeue(Duration::from_secs(30))
+    Action::requeue(Duration::from_secs(10))
 }
 
 async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> Result<Action, Error> {
     if !ctx.leadership.is_leading() {
         return Ok(Action::await_change());
     }
+    if !ctx.cache.synced() {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
     let ns = incident.namespace().ok_or_else(|| Error::NoNamespace(incident.name_any()))?;
     let name = incident.name_any();
     let api: Api<NatsTransportIncident> = Api::namespaced(ctx.client.clone(), &ns);
-    let policy = Api::<NatsTransportPolicy>::namespaced(ctx.client.clone(), &ns).get_opt(&incident.spec.policy).await?;
+    let policy = ctx.cache.policies.get(&ObjectRef::new(&incident.spec.policy).within(&ns));
     let now = super::policy::now();
     let status = incident.status.as_ref();
     match status.map(|s| s.state) {
         Some(IncidentState::Resolved) => {
             // The policy's retention, or the default one when the policy is gone.
             let retention = policy
-                .map(|p| p.spec.incidents)
+                .map(|p| p.spec.incidents.clone())
                 .unwrap_or_default()
                 .retention()
                 .unwrap_or(SignedDuration::from_hours(720));
@@ -105,14 +100,23 @@ async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> R
             let variable = lifecycle::variable(&defaults, o);
             let about =
                 notices::About { deployment: &incident.spec.deployment.name, incident: &name, r#override: o, variable };
-            let notices = notices::incident(&about, recorded, &plan);
-            let policy_ref =
-                publish::reference("natsguard.io/v1alpha1", "NatsTransportPolicy", &ns, &incident.spec.policy, None);
             let uid = incident.spec.deployment.uid.as_str();
-            let deployment_ref = |n: &str| Some(publish::reference("apps/v1", "Deployment", &ns, n, Some(uid)));
-            let incident_ref = |_: &str| Some(incident.object_ref(&()));
-            let refs = Refs { policy: &policy_ref, deployment: &deployment_ref, incident: &incident_ref };
-            publish::notices(&ctx.recorder, &refs, notices).await;
+            let regarding = publish::reference("apps/v1", "Deployment", &ns, &incident.spec.deployment.name, Some(uid));
+            // Not tied to any policy's record.
+            let shared = Arc::new(Shared::new(
+                (ns.clone(), incident.spec.policy.clone()),
+                String::new(),
+                PolicyState::default(),
+            ));
+            for notice in notices::incident(&about, recorded, &plan) {
+                ctx.outbox.send(Item {
+                    shared: shared.clone(),
+                    workload: None,
+                    notice,
+                    regarding: regarding.clone(),
+                    related: Some(incident.object_ref(&())),
+                });
+            }
             Ok(Action::await_change())
         }
         _ => Ok(Action::await_change()),

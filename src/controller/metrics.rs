@@ -3,6 +3,7 @@
 //! things happen; the per-policy gauges are a table replaced per policy and rendered at scrape
 //! time, so a deleted policy's series disappear with it.
 
+use super::watch::StreamHealth;
 use crate::report::Override;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -45,9 +46,18 @@ struct ErrorLabels {
     kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    result: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ResultLabels, Counter>,
+    events: Family<EventLabels, Counter>,
+    events_pending: Gauge,
+    evaluated: Counter,
+    watches: Arc<WatchTable>,
     errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Histogram,
     admission_duration: Histogram,
@@ -101,7 +111,38 @@ impl Default for Metrics {
         );
         let policies = Arc::new(PolicyTable::default());
         registry.register_collector(Box::new(policies.clone()));
-        Self { registry, reconciles, errors, reconcile_duration, admission_duration, leader, policies }
+        let events = Family::<EventLabels, Counter>::default();
+        for result in ["sent", "failed"] {
+            let _ = events.get_or_create(&EventLabels { result });
+        }
+        registry.register("natsguard_events", "Events sent, and sends that failed (they are retried)", events.clone());
+        let events_pending = Gauge::default();
+        registry.register(
+            "natsguard_events_pending",
+            "Events decided and not sent yet (queued or waiting for a retry)",
+            events_pending.clone(),
+        );
+        let evaluated = Counter::default();
+        registry.register(
+            "natsguard_workloads_evaluated",
+            "Workload evaluations (a change re-evaluates only the workloads it touches)",
+            evaluated.clone(),
+        );
+        let watches = Arc::new(WatchTable::default());
+        registry.register_collector(Box::new(watches.clone()));
+        Self {
+            registry,
+            reconciles,
+            events,
+            events_pending,
+            evaluated,
+            watches,
+            errors,
+            reconcile_duration,
+            admission_duration,
+            leader,
+            policies,
+        }
     }
 }
 
@@ -144,6 +185,28 @@ impl Metrics {
         self.admission_duration.observe(took.as_secs_f64());
     }
 
+    /// An Event was sent, or a send failed (`natsguard_events_total`).
+    pub fn event_sent(&self, ok: bool) {
+        self.events.get_or_create(&EventLabels { result: if ok { "sent" } else { "failed" } }).inc();
+    }
+
+    /// `natsguard_events_pending`.
+    pub fn events_pending(&self, n: i64) {
+        self.events_pending.set(n);
+    }
+
+    /// `n` workloads were evaluated (`natsguard_workloads_evaluated_total`).
+    pub fn evaluated(&self, n: u64) {
+        self.evaluated.inc_by(n);
+    }
+
+    /// Report this watch stream in `natsguard_watch_stale_seconds` and `natsguard_watch_errors_total`.
+    pub fn watch_health(&self, health: Arc<StreamHealth>) {
+        if let Ok(mut w) = self.watches.streams.lock() {
+            w.push(health);
+        }
+    }
+
     /// `natsguard_leader`.
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
@@ -175,6 +238,40 @@ impl Metrics {
             tracing::warn!(error = %e, "cannot render metrics");
         }
         out
+    }
+}
+
+/// The watch streams' health, rendered at scrape time.
+#[derive(Debug, Default)]
+struct WatchTable {
+    streams: Mutex<Vec<Arc<StreamHealth>>>,
+}
+
+impl Collector for WatchTable {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Ok(streams) = self.streams.lock() else { return Ok(()) };
+        let mut family = encoder.encode_descriptor(
+            "natsguard_watch_stale_seconds",
+            "Seconds since a watch stream last made progress, while it fails (0 while it works)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for s in streams.iter() {
+            let labels = [("resource", s.resource), ("scope", s.scope.as_str())];
+            ConstGauge::new(s.stale_seconds()).encode(family.encode_family(&labels)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "natsguard_watch_errors",
+            "Errors of a watch stream (each is retried after a short backoff of its own)",
+            None,
+            MetricType::Counter,
+        )?;
+        for s in streams.iter() {
+            let labels = [("resource", s.resource), ("scope", s.scope.as_str())];
+            prometheus_client::metrics::counter::ConstCounter::new(s.errors())
+                .encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }
 

@@ -3,6 +3,8 @@
 //! lifecycle and the status computation, and writes what they decide. With leader election on
 //! (the default, SPEC section 8) every replica keeps its caches warm and only the leader writes.
 
+mod announce;
+pub mod cache;
 mod fence;
 pub mod http;
 mod incidents;
@@ -18,7 +20,7 @@ use kube::Client;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch as signal;
@@ -27,9 +29,15 @@ pub use http::Health;
 pub use leader::{Leadership, LeaseConfig};
 pub use metrics::Metrics;
 
+/// The manager name on everything natsguard writes with server-side apply.
+pub const FIELD_MANAGER: &str = "natsguard";
+
 /// How long in-flight reconciles get to finish after shutdown was requested (they are abandoned
 /// after that; everything they write is idempotent and the next leader redoes it).
 const DRAIN: Duration = Duration::from_secs(5);
+/// How long decided Events get to go out once the reconciles are done (those left are decided
+/// again by the next leader, from the durable record).
+const ANNOUNCE_DRAIN: Duration = Duration::from_millis(1500);
 /// The same before the caches have synced: policy reconciles do nothing then, and kube-runtime's
 /// Controllers never finish a graceful shutdown before their store is ready (issue 10: SIGTERM
 /// was ignored until the caches synced), so there is nothing worth waiting for.
@@ -87,6 +95,8 @@ pub enum Error {
     NoNamespace(String),
     #[error("no free incident name for Deployment {0}")]
     IncidentName(String),
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -222,45 +232,66 @@ pub async fn run(
 
     let scopes: Vec<Option<String>> =
         if config.namespaces.is_empty() { vec![None] } else { config.namespaces.into_iter().map(Some).collect() };
-    let reporter =
-        kube::runtime::events::Reporter { controller: "natsguard".into(), instance: std::env::var("POD_NAME").ok() };
-    let recorder = kube::runtime::events::Recorder::new(writer.clone(), reporter);
+    let reporter = publish::Reporter {
+        controller: "natsguard".into(),
+        instance: std::env::var("POD_NAME").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "natsguard".into()),
+    };
 
     let mut controllers = Vec::new();
-    let mut ready = Vec::new();
+    let mut announcers = Vec::new();
+    let mut caches = Vec::new();
+    let (announce_stop_tx, announce_stop_rx) = signal::channel(false);
     for scope in scopes {
-        let scope_ns = scope.clone();
-        let parts = watch::Scope::new(writer.clone(), scope);
-        let synced = Arc::new(AtomicBool::new(false));
-        let scope_ready = parts.ready();
-        let flag = synced.clone();
-        ready.push(async move {
-            scope_ready.await;
-            flag.store(true, Ordering::Release);
-        });
-        let ctx = Arc::new(policy::Context {
+        let stop = stop_rx.clone();
+        let (cache, triggers, watches) =
+            cache::Cache::new(writer.clone(), scope, &metrics, move || Box::pin(stopped(stop.clone())));
+        for task in watches.tasks {
+            tokio::spawn(task);
+        }
+        caches.push(cache.clone());
+        let (outbox, outbox_rx) = announce::Outbox::channel();
+        let states: announce::States = Default::default();
+        let announcer = announce::Announcer {
             client: writer.clone(),
-            stores: parts.stores.clone(),
-            recorder: recorder.clone(),
-            metrics: metrics.clone(),
-            failures: Default::default(),
-            synced,
-            leadership: leadership.clone(),
-        });
-        controllers.push(policy::controller(parts, ctx, stopped(stop_rx.clone())).boxed());
-        let incidents = incidents::Context {
-            client: writer.clone(),
-            recorder: recorder.clone(),
+            reporter: reporter.clone(),
+            states: states.clone(),
+            cache: cache.clone(),
             metrics: metrics.clone(),
             leadership: leadership.clone(),
         };
-        controllers.push(incidents::controller(incidents, scope_ns, stopped(stop_rx.clone())).boxed());
+        announcers.push(tokio::spawn(announcer.run(outbox_rx, stopped(announce_stop_rx.clone()), ANNOUNCE_DRAIN)));
+        let ctx = Arc::new(policy::Context {
+            client: writer.clone(),
+            cache: cache.clone(),
+            metrics: metrics.clone(),
+            outbox: outbox.clone(),
+            states,
+            failures: Default::default(),
+            leadership: leadership.clone(),
+        });
+        controllers.push(policy::controller(triggers.policies, ctx, stopped(stop_rx.clone())).boxed());
+        let incidents = incidents::Context {
+            client: writer.clone(),
+            cache,
+            outbox,
+            metrics: metrics.clone(),
+            leadership: leadership.clone(),
+        };
+        controllers.push(incidents::controller(triggers.incidents, incidents, stopped(stop_rx.clone())).boxed());
     }
+    let handle = Caches { scopes: caches.clone() };
     let health_flag = health.clone();
     let readiness = tokio::spawn(async move {
-        futures::future::join_all(ready).await;
+        loop {
+            if handle.scopes.iter().all(|c| c.synced()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         health_flag.ready.store(true, Ordering::Relaxed);
-        tracing::info!("caches synced; ready");
+        let (workloads, configmaps) =
+            handle.scopes.iter().map(|c| c.sizes()).fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        tracing::info!(workloads, configmaps, "caches synced; ready");
     });
 
     let mut all = futures::future::join_all(controllers);
@@ -275,9 +306,14 @@ pub async fn run(
             }
         }
     }
-    // Dropping the Controllers aborts whatever is left and ends every watch.
+    // Dropping the Controllers aborts whatever is left; the watches end on the same signal.
     drop(all);
     readiness.abort();
+    // The Events decided so far go out (briefly), and the record is written, while still leading.
+    let _ = announce_stop_tx.send(true);
+    for a in announcers {
+        let _ = tokio::time::timeout(ANNOUNCE_DRAIN + Duration::from_millis(500), a).await;
+    }
     if let Some(elector) = elector {
         elector.step_down(RELEASE).await;
     }
@@ -286,6 +322,38 @@ pub async fn run(
         server.abort();
     }
     Ok(())
+}
+
+/// The operator's caches, as the admission webhook reads them: the policies of a namespace and
+/// the ConfigMaps a pod reads there (docs/configuration.md, "How the operator scales").
+#[derive(Clone)]
+pub struct Caches {
+    scopes: Vec<Arc<cache::Cache>>,
+}
+
+impl Caches {
+    /// The scope that watches `namespace`: its own, else the cluster-wide one.
+    fn scope(&self, namespace: &str) -> Option<&Arc<cache::Cache>> {
+        self.scopes
+            .iter()
+            .find(|s| s.namespace.as_deref() == Some(namespace))
+            .or_else(|| self.scopes.iter().find(|s| s.namespace.is_none()))
+    }
+
+    /// `None` when `namespace` is not watched; else whether its caches have their lists.
+    pub fn synced(&self, namespace: &str) -> Option<bool> {
+        self.scope(namespace).map(|s| s.synced())
+    }
+
+    /// The policies in `namespace`.
+    pub fn policies(&self, namespace: &str) -> Vec<Arc<crate::crd::NatsTransportPolicy>> {
+        self.scope(namespace).map(|s| s.policies_in(namespace)).unwrap_or_default()
+    }
+
+    /// The ConfigMaps `pod` reads in `namespace` ([`cache::Cache::configmaps_for`]).
+    pub fn configmaps(&self, namespace: &str, pod: &crate::workload::PodEnv) -> Option<cache::PodConfigMaps> {
+        self.scope(namespace).map(|s| s.configmaps_for(namespace, pod))
+    }
 }
 
 /// Mirrors leadership into `natsguard_leader` and the log; a replica that stops leading drops

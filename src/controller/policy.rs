@@ -1,89 +1,74 @@
-//! Reconciling one `NatsTransportPolicy`: read the caches, call the pure core (evaluate,
-//! plan incidents, compute status, decide Events), then write only what changed.
+//! Reconciling one `NatsTransportPolicy`: observe (the cache, and any ConfigMap the cache keeps
+//! too little of) → plan (`crate::plan`, pure) → apply (incident writes, each on its own: one
+//! that fails never stops the others, and shows as `Degraded`) → publish (the Events go to the
+//! announcer) → the status, written only when it changed.
 
-use super::Error;
+use super::announce::{Item, Outbox, Shared, States};
+use super::cache::{Cache, PolicyKey};
 use super::metrics::{Metrics, PolicyGauges};
-use super::publish::{self, Refs};
-use super::watch::{Scope, Stores};
+use super::publish;
+use super::{Error, FIELD_MANAGER};
 use crate::crd::{
     IncidentState, NatsTransportIncident, NatsTransportIncidentSpec, NatsTransportPolicy, NatsTransportPolicyStatus,
     Resolution,
 };
-use crate::env::{ConfigMapLookup, Lookup};
-use crate::evaluate::{EvalContext, WorkloadInput, WorkloadReport, evaluate_workload};
-use crate::lifecycle::{self, Observation, Plan, Target};
-use crate::notices::{self, About, Notice};
+use crate::ledger::{self, Record};
+use crate::lifecycle::{self, Plan};
+use crate::notices::{self, About, Notice, Regarding, Related};
+use crate::plan::{self, IncidentStep, Policy, PolicyState};
 use crate::report::Override;
-use crate::status::{self, Inputs, OpenIncident, Validity};
+use crate::slim::ConfigMapRecord;
+use crate::status::{self, Degraded, Evaluation, Inputs, Validity};
 use crate::validation;
-use crate::workload::PodEnv;
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference};
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::Recorder;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
-/// The manager name on everything natsguard writes with server-side apply.
-pub const FIELD_MANAGER: &str = "natsguard";
-/// Re-evaluate at least this often even when nothing changes (belt and braces).
+/// Look again at least this often even when nothing changes (belt and braces).
 const RESYNC: Duration = Duration::from_secs(600);
+/// Retry soon after part of the work failed (an incident write, the record, an Event).
+const RETRY_PARTIAL: Duration = Duration::from_secs(10);
+/// Longest backoff after a failed reconcile: nothing waits minutes.
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 pub struct Context {
     pub client: Client,
-    pub stores: Stores,
-    pub recorder: Recorder,
+    pub cache: Arc<Cache>,
     pub metrics: Arc<Metrics>,
+    pub outbox: Outbox,
+    pub states: States,
     /// Consecutive failures per policy, for backoff.
-    pub failures: Mutex<HashMap<String, u32>>,
-    /// Set once every cache of the scope has its initial list. Deciding on a partial cache
-    /// would open duplicate incidents and re-announce recorded findings after a restart.
-    pub synced: Arc<AtomicBool>,
+    pub failures: Mutex<HashMap<PolicyKey, u32>>,
     /// Only the leader reconciles (SPEC section 8); standbys only keep their caches warm.
     pub leadership: super::Leadership,
 }
 
-pub async fn controller(scope: Scope, ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let ctl = Controller::new(scope.policies(), watcher::Config::default().any_semantic())
+pub async fn controller(
+    triggers: mpsc::UnboundedReceiver<ObjectRef<NatsTransportPolicy>>,
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let triggers = futures::stream::unfold(triggers, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+    let none = futures::stream::empty::<Result<NatsTransportPolicy, watcher::Error>>();
+    // Deleted policies are never reconciled again, and a replica that stops leading forgets what
+    // it held: drop their state and gauges, and the records of deleted policies.
+    let housekeeping = tokio::spawn(housekeeping(ctx.clone()));
+    Controller::for_stream(none, ctx.cache.policies.clone())
+        .reconcile_on(triggers)
         // A new leader reconciles every policy at once, from its warm caches.
-        .reconcile_all_on(ctx.leadership.gained());
-    let policies = ctl.store();
-    // Deleted policies are never reconciled again: drop their gauges from time to time.
-    let (known, metrics, scope_ns) = (policies.clone(), ctx.metrics.clone(), scope.namespace.clone());
-    let sweeper = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            metrics.retain_policies(|ns, name| {
-                scope_ns.as_deref().is_some_and(|s| s != ns) || known.get(&ObjectRef::new(name).within(ns)).is_some()
-            });
-        }
-    });
-    let (by_deployment, by_configmap) = (policies.clone(), policies.clone());
-    let deployments = ctx.stores.deployments.clone();
-    ctl.watches_stream(scope.deployments, move |d: Deployment| policies_in(&by_deployment, d.namespace()))
-        .watches_stream(scope.configmaps, move |cm: ConfigMap| {
-            let ns = cm.namespace();
-            let name = cm.name_any();
-            if ns.as_deref().is_some_and(|ns| referenced(&deployments, ns, &name)) {
-                policies_in(&by_configmap, ns)
-            } else {
-                Vec::new()
-            }
-        })
-        .watches_stream(scope.incidents, |i: NatsTransportIncident| {
-            let ns = i.namespace().unwrap_or_default();
-            Some(ObjectRef::new(&i.spec.policy).within(&ns))
-        })
+        .reconcile_all_on(ctx.leadership.gained())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {
@@ -93,45 +78,64 @@ pub async fn controller(scope: Scope, ctx: Arc<Context>, shutdown: impl Future<O
             std::future::ready(())
         })
         .await;
-    sweeper.abort();
+    housekeeping.abort();
 }
 
-fn policies_in(policies: &Store<NatsTransportPolicy>, ns: Option<String>) -> Vec<ObjectRef<NatsTransportPolicy>> {
-    let Some(ns) = ns else { return Vec::new() };
-    policies
-        .state()
-        .iter()
-        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
-        .map(|p| ObjectRef::from_obj(p.as_ref()))
-        .collect()
+async fn housekeeping(ctx: Arc<Context>) {
+    let mut leadership = ctx.leadership.clone();
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            changed = leadership.changed() => {
+                if changed == Some(false) && let Ok(mut s) = ctx.states.lock() {
+                    s.clear();
+                }
+                if changed.is_none() {
+                    // Leadership never changes again (election off): keep the timer only.
+                    std::future::pending::<()>().await;
+                }
+                continue;
+            }
+        }
+        let live = |ns: &str, name: &str| ctx.cache.policies.get(&ObjectRef::new(name).within(ns));
+        let scope = ctx.cache.namespace.clone();
+        ctx.metrics.retain_policies(|ns, name| scope.as_deref().is_some_and(|s| s != ns) || live(ns, name).is_some());
+        if let Ok(mut s) = ctx.states.lock() {
+            s.retain(|(ns, name), shared| {
+                live(ns, name).is_some_and(|p| p.uid().as_deref() == Some(shared.uid.as_str()))
+            });
+        }
+        if ctx.leadership.is_leading() && ctx.cache.synced() {
+            prune_ledgers(&ctx).await;
+        }
+    }
 }
 
-/// Whether any Deployment in `ns` reads ConfigMap `name` (so its change matters).
-fn referenced(deployments: &Store<Deployment>, ns: &str, name: &str) -> bool {
-    deployments
-        .find(|d| {
-            d.namespace().as_deref() == Some(ns)
-                && pod_spec(d).is_some_and(|p| {
-                    p.containers.iter().chain(p.init_containers.iter().flatten()).any(|c| {
-                        c.env_from.iter().flatten().any(|f| f.config_map_ref.as_ref().is_some_and(|r| r.name == name))
-                            || c.env.iter().flatten().any(|e| {
-                                e.value_from
-                                    .as_ref()
-                                    .and_then(|v| v.config_map_key_ref.as_ref())
-                                    .is_some_and(|r| r.name == name)
-                            })
-                    })
-                })
-        })
-        .is_some()
+/// Delete the records of policies that are gone (a cluster's garbage collector does it through
+/// the owner reference; this covers clusters without one, and re-created policies).
+async fn prune_ledgers(ctx: &Context) {
+    for l in ctx.cache.ledgers.state() {
+        let ns = l.namespace().unwrap_or_default();
+        let policy = ctx.cache.policies.get(&ObjectRef::new(&l.spec.policy).within(&ns));
+        if policy.is_some_and(|p| p.uid().as_deref() == Some(l.spec.policy_uid.as_str())) {
+            continue;
+        }
+        let api: Api<crate::crd::NatsTransportLedger> = Api::namespaced(ctx.client.clone(), &ns);
+        match api.delete(&l.name_any(), &Default::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.is_not_found() => {}
+            Err(e) => tracing::debug!(ledger = %l.name_any(), error = %e, "cannot delete a stale ledger"),
+        }
+    }
 }
 
-fn pod_spec(d: &Deployment) -> Option<&k8s_openapi::api::core::v1::PodSpec> {
-    d.spec.as_ref()?.template.spec.as_ref()
+fn key_of(policy: &NatsTransportPolicy) -> PolicyKey {
+    (policy.namespace().unwrap_or_default(), policy.name_any())
 }
 
 fn error_policy(policy: Arc<NatsTransportPolicy>, error: &Error, ctx: Arc<Context>) -> Action {
-    let key = format!("{}/{}", policy.namespace().unwrap_or_default(), policy.name_any());
+    let key = key_of(&policy);
     let failures = ctx
         .failures
         .lock()
@@ -141,9 +145,9 @@ fn error_policy(policy: Arc<NatsTransportPolicy>, error: &Error, ctx: Arc<Contex
             *n
         })
         .unwrap_or(1);
-    let delay = Duration::from_secs((1u64 << failures.min(8)).min(300));
+    let delay = Duration::from_millis(250u64 << failures.min(6)).min(BACKOFF_MAX);
     ctx.metrics.reconcile_failed("policy", error.kind());
-    tracing::warn!(policy = %key, error = %error, retry_in = ?delay, "reconcile failed");
+    tracing::warn!(policy = %key.1, namespace = %key.0, error = %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
@@ -151,7 +155,8 @@ async fn reconcile(policy: Arc<NatsTransportPolicy>, ctx: Arc<Context>) -> Resul
     if !ctx.leadership.is_leading() {
         return Ok(Action::await_change());
     }
-    if !ctx.synced.load(Ordering::Acquire) {
+    // Deciding on a partial cache would open duplicate incidents and announce what is recorded.
+    if !ctx.cache.synced() {
         return Ok(Action::requeue(Duration::from_millis(250)));
     }
     let started = Instant::now();
@@ -160,7 +165,7 @@ async fn reconcile(policy: Arc<NatsTransportPolicy>, ctx: Arc<Context>) -> Resul
     if result.is_ok()
         && let Ok(mut m) = ctx.failures.lock()
     {
-        m.remove(&format!("{}/{}", policy.namespace().unwrap_or_default(), policy.name_any()));
+        m.remove(&key_of(&policy));
     }
     result
 }
@@ -172,18 +177,16 @@ pub(super) fn now() -> Timestamp {
     Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
 
-async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result<Action, Error> {
+async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> Result<Action, Error> {
     let now = now();
     let ns = policy.namespace().ok_or_else(|| Error::NoNamespace(policy.name_any()))?;
     let name = policy.name_any();
+    let key = (ns.clone(), name.clone());
     if policy.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
     let previous = policy.status.as_ref();
     let policy_ref = policy.object_ref(&());
-    let no_deployment = |_: &str| None;
-    let no_incident = |_: &str| None;
-    let policy_only = Refs { policy: &policy_ref, deployment: &no_deployment, incident: &no_incident };
 
     let compiled = match validation::compile(&policy.spec) {
         Ok(c) => c,
@@ -193,14 +196,17 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
                 generation: policy.metadata.generation,
                 previous,
                 validity: Validity::Invalid(invalid.to_string()),
-                workloads: &[],
+                evaluation: &Evaluation::default(),
                 incidents: &[],
                 overrides: &policy.spec.r#override,
+                degraded: None,
                 now,
             });
-            let notice = notices::policy(previous, &status);
+            if let Some(n) = notices::policy(previous, &status) {
+                let shared = shared_state(ctx, policy);
+                ctx.outbox.send(Item { shared, workload: None, notice: n, regarding: policy_ref, related: None });
+            }
             write_status(ctx, &ns, &name, previous, &status).await?;
-            publish::notices(&ctx.recorder, &policy_only, notice.into_iter().collect()).await;
             ctx.metrics.forget_policy(&ns, &name);
             return Ok(Action::await_change());
         }
@@ -210,194 +216,243 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
             generation: policy.metadata.generation,
             previous,
             validity: Validity::Suspended,
-            workloads: &[],
+            evaluation: &Evaluation::default(),
             incidents: &[],
             overrides: &policy.spec.r#override,
+            degraded: None,
             now,
         });
         write_status(ctx, &ns, &name, previous, &status).await?;
         return Ok(Action::await_change());
     }
 
-    let mut selected: Vec<Arc<Deployment>> = ctx.stores.deployments.state_filter(|d| {
-        d.namespace().as_deref() == Some(ns.as_str())
-            && d.metadata.deletion_timestamp.is_none()
-            && compiled.selects(d.labels())
-    });
-    selected.sort_by_key(|d| d.name_any());
-    let open: Vec<Arc<NatsTransportIncident>> = ctx.stores.incidents.state_filter(|i| {
-        i.namespace().as_deref() == Some(ns.as_str())
-            && i.spec.policy == name
-            && i.status.as_ref().is_none_or(|s| s.state != IncidentState::Resolved)
-    });
-    let configmaps = NamespaceConfigMaps::snapshot(&ctx.stores.configmaps, &ns);
-    let empty = BTreeMap::new();
-
-    // Evaluate every selected Deployment and plan its incidents, one per override.
-    let mut workloads: Vec<(String, WorkloadReport)> = Vec::with_capacity(selected.len());
-    let mut plans: Vec<Planned> = Vec::new();
-    for d in &selected {
-        let (dname, uid) = (d.name_any(), d.uid().unwrap_or_default());
-        // An incident written before `spec.override` existed reads as Plaintext (serde default).
-        let incidents = Override::ALL
-            .map(|o| open.iter().find(|i| i.spec.deployment.uid == uid && i.spec.r#override == o).cloned());
-        let annotations = d.metadata.annotations.as_ref().unwrap_or(&empty);
-        let pod = pod_spec(d).map(PodEnv::from).unwrap_or_default();
-        let input = WorkloadInput { namespace: &ns, name: &dname, annotations, pod: &pod };
-        let mut eval_ctx = EvalContext::at(now);
-        for (o, incident) in Override::ALL.into_iter().zip(&incidents) {
-            eval_ctx.deadlines.set(o, incident.as_ref().map(|i| i.spec.rollback_by.0));
+    // Observe: what changed, and the ConfigMaps the cache keeps too few keys of for it.
+    let shared = shared_state(ctx, policy);
+    let touched = ctx.cache.take_touched(&key);
+    let full = touched.all || shared.state.lock().map(|s| s.generation != policy.metadata.generation).unwrap_or(true);
+    let names: Vec<String> = touched.names.iter().cloned().collect();
+    for cm in ctx.cache.uncovered(&ns, (!full).then_some(names.as_slice())) {
+        let api: Api<ConfigMapRecord> = Api::namespaced(ctx.client.clone(), &ns);
+        match api.get_opt(&cm).await {
+            Ok(Some(record)) => {
+                ctx.cache.put_configmap(record);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // Evaluate later rather than on what the cache lacks.
+                ctx.cache.touch_again(&key, touched);
+                return Err(e.into());
+            }
         }
-        let report = evaluate_workload(&policy.spec, &input, &configmaps, &eval_ctx);
-        let observation = Observation::Evaluated { report: &report, annotations };
-        for (o, incident) in Override::ALL.into_iter().zip(incidents) {
-            let target = Target { policy: &name, deployment: &dname, uid: &uid, r#override: o };
-            let plan = lifecycle::plan(target, &observation, incident.as_deref(), compiled.timing, now);
-            let generation = d.metadata.generation.unwrap_or(0) as u64;
-            plans.push(Planned { deployment: dname.clone(), r#override: o, incident, plan, generation });
-        }
-        workloads.push((dname, report));
-    }
-    // Open incidents whose Deployment is no longer selected.
-    let selected_uids: BTreeSet<String> = selected.iter().filter_map(|d| d.uid()).collect();
-    for incident in open.iter().filter(|i| !selected_uids.contains(&i.spec.deployment.uid)) {
-        let uid = &incident.spec.deployment.uid;
-        let exists = ctx.stores.deployments.find(|d| d.uid().as_deref() == Some(uid.as_str())).is_some();
-        let observation = if exists { Observation::OutOfScope } else { Observation::Deleted };
-        let o = incident.spec.r#override;
-        let target = Target { policy: &name, deployment: &incident.spec.deployment.name, uid, r#override: o };
-        let plan = lifecycle::plan(target, &observation, Some(incident), compiled.timing, now);
-        plans.push(Planned {
-            deployment: incident.spec.deployment.name.clone(),
-            r#override: o,
-            incident: Some(incident.clone()),
-            plan,
-            generation: 0,
-        });
     }
 
-    // Carry the plans out.
+    // Plan, off the async workers (a full pass over many workloads takes a while).
+    let open: Vec<Arc<NatsTransportIncident>> = ctx
+        .cache
+        .incidents
+        .state_filter(|i| i.namespace().as_deref() == Some(ns.as_str()) && i.spec.policy == name && plan::is_open(i));
+    let planned = {
+        let (cache, shared, policy, open, ns) =
+            (ctx.cache.clone(), shared.clone(), policy.clone(), open.clone(), ns.clone());
+        let compiled = compiled.clone();
+        tokio::task::spawn_blocking(move || {
+            let view = cache.view(&ns);
+            let Ok(mut state) = shared.state.lock() else { return None };
+            shared.apply_confirmations(&mut state);
+            let p = Policy {
+                name: &policy.name_any(),
+                generation: policy.metadata.generation,
+                spec: &policy.spec,
+                compiled: &compiled,
+                open: &open,
+            };
+            Some(plan::plan(&mut state, &p, touched, &view, now))
+        })
+        .await
+        .ok()
+        .flatten()
+    };
+    let Some(planned) = planned else { return Err(Error::Internal("the planner stopped".into())) };
+    ctx.metrics.evaluated(planned.evaluated as u64);
+
+    // Apply: each incident on its own.
     let incidents_api: Api<NatsTransportIncident> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut open_after = Vec::new();
-    let mut pending: Vec<Notice> = Vec::new();
-    let mut incident_refs: HashMap<String, ObjectReference> =
-        open.iter().map(|i| (i.name_any(), i.object_ref(&()))).collect();
-    let mut wakeups = Vec::new();
+    let mut incident_notices: Vec<(Notice, Option<ObjectReference>)> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
     let mut gauges = PolicyGauges::default();
-    for Planned { deployment: dname, r#override: o, incident, plan, generation } in &plans {
-        let recorded = incident.as_ref().and_then(|i| i.status.as_ref()).map(|s| s.state);
-        let variable = lifecycle::variable(&policy.spec.r#override, *o);
-        let about = |incident| About { deployment: dname, incident, r#override: *o, variable };
-        match plan {
-            Plan::Nothing => {}
-            Plan::Open { spec, state } => {
-                let (incident, created) = open_incident(&incidents_api, spec, *state, *generation, now).await?;
-                let iname = incident.name_any();
-                incident_refs.insert(iname.clone(), incident.object_ref(&()));
-                // Opened by an earlier reconcile the cache has not caught up with: already announced.
-                if created {
-                    pending.extend(notices::incident(&about(&iname), None, plan));
+    for step in &planned.incidents {
+        match apply_step(&incidents_api, &policy.spec, step, now).await {
+            Ok(Some((incident_ref, notices))) => {
+                if let Plan::Open { spec, .. } | Plan::Keep { spec, .. } = &step.plan {
+                    gauges.deadlines.push((
+                        incident_ref.name.clone().unwrap_or_default(),
+                        spec.deployment.name.clone(),
+                        spec.r#override,
+                        spec.rollback_by.0.as_second(),
+                    ));
                 }
-                track(&mut open_after, &mut wakeups, &mut gauges, &iname, spec, *state, None, compiled.timing, now);
+                incident_notices.extend(notices.into_iter().map(|n| (n, Some(incident_ref.clone()))));
             }
-            Plan::Keep { spec, state, overdue_notice } => {
-                let Some(incident) = incident else { continue };
-                let iname = incident.name_any();
-                if spec != &incident.spec {
-                    apply_incident_spec(&incidents_api, &iname, spec).await?;
-                }
-                let last_notice = incident.status.as_ref().and_then(|s| s.last_overdue_notice.clone());
-                let last_notice = if *overdue_notice { Some(Time(now)) } else { last_notice };
-                if recorded != Some(*state) || *overdue_notice {
-                    let status = json!({ "state": state, "lastOverdueNotice": last_notice });
-                    apply_incident_status(&incidents_api, &iname, status).await?;
-                }
-                pending.extend(notices::incident(&about(&iname), recorded, plan));
-                let last = last_notice.map(|t| t.0);
-                track(&mut open_after, &mut wakeups, &mut gauges, &iname, spec, *state, last, compiled.timing, now);
-            }
-            Plan::Resolve(resolution) => {
-                let Some(incident) = incident else { continue };
-                let iname = incident.name_any();
-                resolve_incident(&incidents_api, &iname, *resolution, now).await?;
-                pending.extend(notices::incident(&about(&iname), recorded, plan));
+            Ok(None) => {}
+            Err(e) => {
+                ctx.metrics.reconcile_failed("policy", e.kind());
+                tracing::warn!(policy = %name, namespace = %ns, deployment = %step.deployment, error = %e, "incident write failed");
+                failures.push(format!("{} incident for Deployment {}: {e}", step.r#override, step.deployment));
             }
         }
     }
+    for o in &planned.open {
+        gauges.open += 1;
+        if o.state == IncidentState::Overdue {
+            gauges.overdue += 1;
+        }
+    }
 
+    // Publish: every Event decided goes to the announcer, whatever happens to the status write.
+    let mut items = Vec::with_capacity(planned.notices.len() + incident_notices.len());
+    {
+        let view = ctx.cache.view(&ns);
+        // A deleted Deployment is pointed at by name.
+        let deployment_ref = |d: &str| {
+            let uid = plan::World::workload(&view, d).map(|w| w.uid().to_owned());
+            publish::reference("apps/v1", "Deployment", &ns, d, uid.as_deref())
+        };
+        for n in planned.notices {
+            let Regarding::Deployment(d) = &n.regarding else { continue };
+            let (workload, regarding) = (Some(d.clone()), deployment_ref(d));
+            items.push(Item {
+                shared: shared.clone(),
+                workload,
+                regarding,
+                related: Some(policy_ref.clone()),
+                notice: n,
+            });
+        }
+        for (n, incident_ref) in incident_notices {
+            let Regarding::Deployment(d) = &n.regarding else { continue };
+            let related = match &n.related {
+                Related::Incident(_) => incident_ref,
+                Related::Policy => Some(policy_ref.clone()),
+                Related::None => None,
+            };
+            items.push(Item {
+                shared: shared.clone(),
+                workload: None,
+                regarding: deployment_ref(d),
+                related,
+                notice: n,
+            });
+        }
+    }
+    for item in items {
+        ctx.outbox.send(item);
+    }
+
+    // The status, with what could not be done.
+    let problems = shared.problems();
+    let mut reasons = Vec::new();
+    if !failures.is_empty() {
+        reasons.push(("IncidentWriteFailed", format!("cannot write {}", failures.join("; "))));
+    }
+    if let Some(m) = problems.ledger {
+        reasons.push(("RecordWriteFailed", m));
+    }
+    if let Some(m) = problems.events {
+        reasons.push(("EventsNotSent", m));
+    }
+    let degraded = (!reasons.is_empty()).then(|| Degraded {
+        reason: reasons[0].0.to_owned(),
+        message: reasons.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; "),
+    });
     let status = status::compute(&Inputs {
         generation: policy.metadata.generation,
         previous,
         validity: Validity::Valid,
-        workloads: &workloads,
-        incidents: &open_after,
+        evaluation: &planned.evaluation,
+        incidents: &planned.open,
         overrides: &policy.spec.r#override,
+        degraded: degraded.as_ref(),
         now,
     });
-    let names: BTreeSet<&str> = workloads.iter().map(|(n, _)| n.as_str()).collect();
-    let mut all = notices::findings(previous, &status, &names);
-    all.extend(pending);
-    write_status(ctx, &ns, &name, previous, &status).await?;
-
-    let deployments: HashMap<String, ObjectReference> =
-        selected.iter().map(|d| (d.name_any(), d.object_ref(&()))).collect();
-    // A deleted Deployment is pointed at by name; the incident carries its uid.
-    let by_name = |n: &str| {
-        Some(deployments.get(n).cloned().unwrap_or_else(|| publish::reference("apps/v1", "Deployment", &ns, n, None)))
-    };
-    let incident_ref = |n: &str| incident_refs.get(n).cloned();
-    publish::notices(&ctx.recorder, &Refs { policy: &policy_ref, deployment: &by_name, incident: &incident_ref }, all)
-        .await;
-
     gauges.violations = u64::try_from(status.violations).unwrap_or(0);
     ctx.metrics.set_policy(&ns, &name, gauges);
-    let next = wakeups.into_iter().flatten().min();
-    let wait = next
+    write_status(ctx, &ns, &name, previous, &status).await?;
+
+    let wait = planned
+        .wakeup
         .and_then(|t| t.duration_since(now).try_into().ok())
         .map_or(RESYNC, |d: Duration| d.min(RESYNC) + Duration::from_secs(1));
+    let wait = if degraded.is_some() { wait.min(RETRY_PARTIAL) } else { wait };
     Ok(Action::requeue(wait))
 }
 
-/// The plan for one incident (one override on one Deployment), with what carrying it out needs.
-struct Planned {
-    deployment: String,
-    r#override: Override,
-    /// The open incident of that override, if any.
-    incident: Option<Arc<NatsTransportIncident>>,
-    plan: Plan,
-    /// The Deployment's generation (part of a new incident's name).
-    generation: u64,
+/// This policy's state: kept between reconciles, or (first reconcile, new leader, re-created
+/// policy) a new one whose record is loaded from the ledger shards, or seeded from an earlier
+/// release's status when the policy has none.
+fn shared_state(ctx: &Context, policy: &NatsTransportPolicy) -> Arc<Shared> {
+    let key = key_of(policy);
+    let uid = policy.uid().unwrap_or_default();
+    let Ok(mut states) = ctx.states.lock() else {
+        return Arc::new(Shared::new(key, uid, PolicyState::default()));
+    };
+    if let Some(s) = states.get(&key).filter(|s| s.uid == uid) {
+        return s.clone();
+    }
+    let shards: Vec<Arc<crate::crd::NatsTransportLedger>> = ctx.cache.ledgers.state_filter(|l| {
+        l.namespace().as_deref() == Some(key.0.as_str()) && l.spec.policy == key.1 && l.spec.policy_uid == uid
+    });
+    let record = if shards.is_empty() {
+        Record::seeded(ledger::seed(policy.status.as_ref()))
+    } else {
+        Record::load(shards.iter().flat_map(|l| l.spec.entries.iter()))
+    };
+    tracing::debug!(policy = %key.1, namespace = %key.0, shards = shards.len(), entries = record.len(), "loaded the announced record");
+    let shared = Arc::new(Shared::new(key.clone(), uid, PolicyState { record, ..Default::default() }));
+    states.insert(key, shared.clone());
+    shared
 }
 
-#[allow(clippy::too_many_arguments)]
-fn track(
-    open_after: &mut Vec<OpenIncident>,
-    wakeups: &mut Vec<Option<Timestamp>>,
-    gauges: &mut PolicyGauges,
-    incident: &str,
-    spec: &NatsTransportIncidentSpec,
-    state: IncidentState,
-    last_overdue_notice: Option<Timestamp>,
-    timing: lifecycle::Timing,
+/// Carry out one incident step; on success, the incident's reference and its Events.
+async fn apply_step(
+    api: &Api<NatsTransportIncident>,
+    spec: &crate::crd::NatsTransportPolicySpec,
+    step: &IncidentStep,
     now: Timestamp,
-) {
-    open_after.push(OpenIncident {
-        deployment: spec.deployment.name.clone(),
-        r#override: spec.r#override,
-        state,
-        rollback_by: spec.rollback_by.0,
-    });
-    wakeups.push(lifecycle::next_wakeup(spec.rollback_by.0, timing.warn_before, last_overdue_notice, now));
-    gauges.open += 1;
-    if state == IncidentState::Overdue {
-        gauges.overdue += 1;
+) -> Result<Option<(ObjectReference, Vec<Notice>)>, Error> {
+    let IncidentStep { deployment: dname, r#override: o, incident, plan, generation } = step;
+    let recorded = incident.as_ref().and_then(|i| i.status.as_ref()).map(|s| s.state);
+    let variable = lifecycle::variable(&spec.r#override, *o);
+    let about = |incident| About { deployment: dname, incident, r#override: *o, variable };
+    match plan {
+        Plan::Nothing => Ok(None),
+        Plan::Open { spec, state } => {
+            let (created_incident, created) = open_incident(api, spec, *state, *generation, now).await?;
+            let iname = created_incident.name_any();
+            // Opened by an earlier reconcile the cache has not caught up with: already announced.
+            let notices = if created { notices::incident(&about(&iname), None, plan) } else { Vec::new() };
+            Ok(Some((created_incident.object_ref(&()), notices)))
+        }
+        Plan::Keep { spec, state, overdue_notice } => {
+            let Some(incident) = incident else { return Ok(None) };
+            let iname = incident.name_any();
+            if spec != &incident.spec {
+                apply_incident_spec(api, &iname, spec).await?;
+            }
+            let last_notice = incident.status.as_ref().and_then(|s| s.last_overdue_notice.clone());
+            let last_notice = if *overdue_notice { Some(Time(now)) } else { last_notice };
+            if recorded != Some(*state) || *overdue_notice {
+                let status = json!({ "state": state, "lastOverdueNotice": last_notice });
+                apply_incident_status(api, &iname, status).await?;
+            }
+            Ok(Some((incident.object_ref(&()), notices::incident(&about(&iname), recorded, plan))))
+        }
+        Plan::Resolve(resolution) => {
+            let Some(incident) = incident else { return Ok(None) };
+            let iname = incident.name_any();
+            resolve_incident(api, &iname, *resolution, now).await?;
+            Ok(Some((incident.object_ref(&()), notices::incident(&about(&iname), recorded, plan))))
+        }
     }
-    gauges.deadlines.push((
-        incident.to_owned(),
-        spec.deployment.name.clone(),
-        spec.r#override,
-        spec.rollback_by.0.as_second(),
-    ));
 }
 
 /// Server-side apply the status, only when it differs from what is stored.
@@ -525,37 +580,6 @@ pub(super) async fn resolve_incident(
 ) -> Result<(), Error> {
     let status = json!({ "state": IncidentState::Resolved, "resolvedAt": Time(now), "resolution": resolution });
     apply_incident_status(api, name, status).await
-}
-
-/// The ConfigMaps of one namespace, snapshotted from the cache for one reconciliation.
-/// Once the cache has synced, a ConfigMap it lacks does not exist.
-struct NamespaceConfigMaps {
-    namespace: String,
-    maps: HashMap<String, Arc<ConfigMap>>,
-    empty: BTreeMap<String, String>,
-}
-
-impl NamespaceConfigMaps {
-    fn snapshot(store: &Store<ConfigMap>, namespace: &str) -> Self {
-        let maps = store
-            .state_filter(|cm| cm.namespace().as_deref() == Some(namespace))
-            .into_iter()
-            .map(|cm| (cm.name_any(), cm))
-            .collect();
-        Self { namespace: namespace.to_owned(), maps, empty: BTreeMap::new() }
-    }
-}
-
-impl ConfigMapLookup for NamespaceConfigMaps {
-    fn lookup(&self, namespace: &str, name: &str) -> Lookup<'_> {
-        if namespace != self.namespace {
-            return Lookup::Unknown;
-        }
-        match self.maps.get(name) {
-            Some(cm) => Lookup::Found(cm.data.as_ref().unwrap_or(&self.empty)),
-            None => Lookup::Absent,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,39 +1,60 @@
-//! Emitting Events (events.k8s.io/v1) for the notices the pure core decided on.
+//! Sending one Event (events.k8s.io/v1) for a notice the pure core decided on. Each Event is a
+//! transition, sent once (`super::announce` retries a failed send), so it is created directly
+//! rather than through kube's `Recorder`, whose series cache keeps every Event of the last
+//! minutes in memory and scans it on each send: with thousands of workloads announced at start
+//! that cache would be the operator's largest allocation.
 
-use crate::notices::{Notice, Regarding, Related};
+use crate::notices::Notice;
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType, Recorder};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::PostParams;
+use kube::{Api, Client};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// References the notices of one policy reconciliation may point at.
-pub struct Refs<'a> {
-    pub policy: &'a ObjectReference,
-    pub deployment: &'a (dyn Fn(&str) -> Option<ObjectReference> + Sync),
-    pub incident: &'a (dyn Fn(&str) -> Option<ObjectReference> + Sync),
+/// The API server's limit on an Event note.
+pub const MAX_NOTE: usize = 1024;
+
+/// Who reports the Events.
+#[derive(Clone, Debug)]
+pub struct Reporter {
+    pub controller: String,
+    pub instance: String,
 }
 
-pub async fn notices(recorder: &Recorder, refs: &Refs<'_>, notices: Vec<Notice>) {
-    for n in notices {
-        let regarding = match &n.regarding {
-            Regarding::Policy => Some(refs.policy.clone()),
-            Regarding::Deployment(name) => (refs.deployment)(name),
-        };
-        let Some(regarding) = regarding else { continue };
-        let secondary = match &n.related {
-            Related::None => None,
-            Related::Policy => Some(refs.policy.clone()),
-            Related::Incident(name) => (refs.incident)(name),
-        };
-        let event = Event {
-            type_: if n.warning { EventType::Warning } else { EventType::Normal },
-            reason: n.reason.clone(),
-            note: Some(truncate(&n.note, 1000)),
-            action: "Evaluate".into(),
-            secondary,
-        };
-        if let Err(e) = recorder.publish(&event, &regarding).await {
-            tracing::warn!(reason = %n.reason, error = %e, "cannot publish event");
-        }
-    }
+/// Create the Event for `notice` about `regarding`.
+pub async fn send(
+    client: &Client,
+    reporter: &Reporter,
+    notice: &Notice,
+    regarding: &ObjectReference,
+    related: Option<&ObjectReference>,
+) -> Result<(), kube::Error> {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let now = Timestamp::now();
+    let ns = regarding.namespace.clone().unwrap_or_else(|| "default".to_owned());
+    let stem: String = regarding.name.as_deref().unwrap_or("natsguard").chars().take(200).collect();
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let event = Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{stem}.{:x}{sequence:x}", now.as_nanosecond())),
+            namespace: Some(ns.clone()),
+            ..Default::default()
+        },
+        action: Some("Evaluate".into()),
+        event_time: Some(MicroTime(now)),
+        note: Some(truncate(&notice.note, MAX_NOTE)),
+        reason: Some(notice.reason.clone()),
+        regarding: Some(regarding.clone()),
+        related: related.cloned(),
+        reporting_controller: Some(reporter.controller.clone()),
+        reporting_instance: Some(reporter.instance.clone()),
+        type_: Some(if notice.warning { "Warning" } else { "Normal" }.into()),
+        ..Default::default()
+    };
+    Api::<Event>::namespaced(client.clone(), &ns).create(&PostParams::default(), &event).await?;
+    Ok(())
 }
 
 /// A reference to an object that may no longer be in any cache (a deleted Deployment, a
@@ -49,14 +70,27 @@ pub fn reference(api_version: &str, kind: &str, namespace: &str, name: &str, uid
     }
 }
 
-/// Event notes are limited to 1 kB by the API server.
-fn truncate(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` bytes at a character boundary, with `...` when cut.
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
-    let mut end = max - 3;
+    let mut end = max.saturating_sub(3);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
     format!("{}...", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_cut_at_a_character_boundary() {
+        assert_eq!(truncate("short", 10), "short");
+        let long = "é".repeat(700);
+        let cut = truncate(&long, MAX_NOTE);
+        assert!(cut.len() <= MAX_NOTE && cut.ends_with("..."), "{}", cut.len());
+    }
 }

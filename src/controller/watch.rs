@@ -1,41 +1,31 @@
-//! Watches and caches. Cached Deployments are trimmed to what evaluation needs, and
-//! status-only churn (replica counts, rollout progress) is filtered out before it can
-//! trigger any work.
+//! Watch streams: one per kind and scope, shared by every controller through the cache
+//! (`super::cache`). Each stream backs off on its own, with a short cap, so an error on one
+//! never delays another and nothing waits minutes after an API server restart or a 410
+//! (docs/configuration.md, "Watches"). A stream that keeps failing is visible: a log line when it
+//! starts failing, every 30 s while it fails and when it recovers, and the gauge
+//! `natsguard_watch_stale_seconds`.
 
-use crate::crd::{NatsTransportIncident, NatsTransportPolicy};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
-use std::collections::HashMap;
 use std::fmt::Debug;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::watch as signal;
 
-/// The caches one controller scope (a namespace, or the whole cluster) reads from.
-#[derive(Clone)]
-pub struct Stores {
-    pub deployments: Store<Deployment>,
-    pub configmaps: Store<ConfigMap>,
-    pub incidents: Store<NatsTransportIncident>,
-}
+/// First retry after a stream error.
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+/// Longest wait between retries: a restarted API server is noticed within this.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// A stream that was retried and raised no error for this long is working again.
+const RECOVERED_AFTER: Duration = Duration::from_secs(2);
+/// How often a failing stream says so again in the log.
+const REPEAT_LOG: Duration = Duration::from_secs(30);
 
-/// The watches of one scope: stores plus the trigger streams that feed them.
-pub struct Scope {
-    pub client: Client,
-    pub namespace: Option<String>,
-    pub stores: Stores,
-    pub deployments: TriggerStream<Deployment>,
-    pub configmaps: TriggerStream<ConfigMap>,
-    pub incidents: TriggerStream<NatsTransportIncident>,
-}
-
-pub type TriggerStream<K> = std::pin::Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>;
-
+/// `Api::all` for the whole cluster, else `Api::namespaced`.
 pub fn scope_api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
@@ -46,143 +36,165 @@ where
     }
 }
 
-impl Scope {
-    pub fn new(client: Client, namespace: Option<String>) -> Self {
-        let ns = namespace.as_deref();
-        let (deployments, deployments_stream) =
-            cached(scope_api::<Deployment>(&client, ns), trim_deployment, deployment_fingerprint);
-        let (configmaps, configmaps_stream) =
-            cached(scope_api::<ConfigMap>(&client, ns), trim_configmap, configmap_fingerprint);
-        let (incidents, incidents_stream) =
-            cached(scope_api::<NatsTransportIncident>(&client, ns), trim_meta, incident_fingerprint);
-        Self {
-            client,
-            namespace,
-            stores: Stores { deployments, configmaps, incidents },
-            deployments: deployments_stream,
-            configmaps: configmaps_stream,
-            incidents: incidents_stream,
+/// Whether a stream is making progress.
+#[derive(Debug)]
+pub struct StreamHealth {
+    /// The resource, e.g. `deployments` (the metric's label).
+    pub resource: &'static str,
+    /// The scope (namespace, or empty for the cluster).
+    pub scope: String,
+    state: Mutex<HealthState>,
+}
+
+#[derive(Debug, Default)]
+struct HealthState {
+    /// Since when the stream fails (first error of the current streak).
+    failing_since: Option<Instant>,
+    /// When the stream is retried after the last error.
+    retry_at: Option<Instant>,
+    logged: Option<Instant>,
+    errors: u64,
+}
+
+impl StreamHealth {
+    pub fn new(resource: &'static str, scope: Option<&str>) -> Self {
+        Self { resource, scope: scope.unwrap_or_default().to_owned(), state: Mutex::default() }
+    }
+
+    /// Seconds since the stream last made progress while it is failing; 0 while it works.
+    pub fn stale_seconds(&self) -> f64 {
+        self.state.lock().ok().and_then(|s| s.failing_since).map_or(0.0, |t| t.elapsed().as_secs_f64())
+    }
+
+    /// Errors seen so far.
+    pub fn errors(&self) -> u64 {
+        self.state.lock().map_or(0, |s| s.errors)
+    }
+
+    fn failed(&self, error: &watcher::Error, retry_in: Duration) {
+        let Ok(mut s) = self.state.lock() else { return };
+        let now = Instant::now();
+        s.errors += 1;
+        s.retry_at = Some(now + retry_in);
+        let since = *s.failing_since.get_or_insert(now);
+        if s.logged.is_none_or(|t| now.duration_since(t) >= REPEAT_LOG) {
+            s.logged = Some(now);
+            tracing::warn!(
+                resource = self.resource,
+                scope = %self.scope,
+                error = %error,
+                failing_for = ?now.duration_since(since),
+                retry_in = ?retry_in,
+                "watch stream failing; retrying"
+            );
         }
     }
 
-    /// Resolves once every cache of this scope has its initial list.
-    pub fn ready(&self) -> impl Future<Output = ()> + Send + 'static {
-        let s = self.stores.clone();
-        async move {
-            let _ = s.deployments.wait_until_ready().await;
-            let _ = s.configmaps.wait_until_ready().await;
-            let _ = s.incidents.wait_until_ready().await;
+    /// The stream produced something, or was retried and raised no error for a while.
+    fn progressed(&self) {
+        let Ok(mut s) = self.state.lock() else { return };
+        if let Some(since) = s.failing_since.take() {
+            tracing::info!(
+                resource = self.resource,
+                scope = %self.scope,
+                after = ?since.elapsed(),
+                "watch stream recovered"
+            );
         }
+        s.retry_at = None;
+        s.logged = None;
     }
 
-    pub fn policies(&self) -> Api<NatsTransportPolicy> {
-        scope_api(&self.client, self.namespace.as_deref())
+    fn quiet_since_error(&self) -> bool {
+        self.state.lock().ok().and_then(|s| s.retry_at).is_some_and(|t| Instant::now() >= t + RECOVERED_AFTER)
+    }
+
+    fn failing(&self) -> bool {
+        self.state.lock().is_ok_and(|s| s.failing_since.is_some())
     }
 }
 
-/// A reflector store plus a stream of the objects whose fingerprint changed (and every
-/// deletion), which is what should trigger reconciliation.
-fn cached<K>(api: Api<K>, trim: fn(&mut K), fingerprint: fn(&K) -> u64) -> (Store<K>, TriggerStream<K>)
-where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+/// Run one watch until `stop` resolves, handing every event to `handle`. The stream is created
+/// again (a fresh list) whenever `restart` changes. Errors are retried after a short, capped,
+/// jittered backoff of this stream's own.
+pub async fn run<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    health: std::sync::Arc<StreamHealth>,
+    mut restart: Option<signal::Receiver<u64>>,
+    mut handle: impl FnMut(watcher::Event<K>) + Send,
+    stop: impl Future<Output = ()> + Send,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    let (store, writer) = reflector::store();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let stream = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(trim)
-        .reflect(writer)
-        .filter_map(move |event| {
-            let out = match event {
-                Ok(watcher::Event::Apply(obj)) | Ok(watcher::Event::InitApply(obj)) => {
-                    let key = uid_key(&obj);
-                    let print = fingerprint(&obj);
-                    (seen.insert(key, print) != Some(print)).then_some(Ok(obj))
+    let mut stop = std::pin::pin!(stop);
+    let backoff_builder = backon::ExponentialBuilder::default()
+        .with_min_delay(BACKOFF_MIN)
+        .with_max_delay(BACKOFF_MAX)
+        .with_jitter()
+        .without_max_times();
+    'outer: loop {
+        let mut stream = watcher(api.clone(), config.clone()).boxed();
+        let mut backoff = backon::BackoffBuilder::build(backoff_builder);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let restarted = async {
+                match restart.as_mut() {
+                    Some(rx) => rx.changed().await.is_ok(),
+                    None => std::future::pending().await,
                 }
-                Ok(watcher::Event::Delete(obj)) => {
-                    seen.remove(&uid_key(&obj));
-                    Some(Ok(obj))
-                }
-                Ok(watcher::Event::Init) | Ok(watcher::Event::InitDone) => None,
-                Err(e) => Some(Err(e)),
             };
-            std::future::ready(out)
-        })
-        .boxed();
-    (store, stream)
-}
-
-fn uid_key<K: Resource>(obj: &K) -> String {
-    let m = obj.meta();
-    format!(
-        "{}/{}/{}",
-        m.namespace.as_deref().unwrap_or(""),
-        m.name.as_deref().unwrap_or(""),
-        m.uid.as_deref().unwrap_or("")
-    )
-}
-
-fn hash_of(value: &impl Hash) -> u64 {
-    let mut h = DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
-}
-
-/// What evaluation reads of a (trimmed) Deployment. Not `generation`: the API server bumps it
-/// for any annotation change, and those are churn (e.g. the rollout revision).
-fn deployment_fingerprint(d: &Deployment) -> u64 {
-    let containers = d.spec.as_ref().and_then(|s| s.template.spec.as_ref()).and_then(|p| serde_json::to_vec(p).ok());
-    hash_of(&(&d.metadata.labels, &d.metadata.annotations, containers))
-}
-
-fn configmap_fingerprint(cm: &ConfigMap) -> u64 {
-    hash_of(&cm.data)
-}
-
-fn incident_fingerprint(i: &NatsTransportIncident) -> u64 {
-    hash_of(&i.metadata.resource_version)
-}
-
-/// Drop what natsguard never reads from cached objects.
-fn trim_meta<K: Resource>(obj: &mut K) {
-    let meta = obj.meta_mut();
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.retain(|k, _| k.starts_with("natsguard.io/"));
-    }
-    if meta.annotations.as_ref().is_some_and(|a| a.is_empty()) {
-        meta.annotations = None;
+            tokio::select! {
+                _ = &mut stop => break 'outer,
+                again = restarted => {
+                    if again {
+                        tracing::info!(resource = health.resource, scope = %health.scope, "listing again");
+                        continue 'outer;
+                    }
+                    restart = None;
+                }
+                _ = tick.tick() => {
+                    // Retried, and no error since: the stream is open again.
+                    if health.failing() && health.quiet_since_error() {
+                        health.progressed();
+                    }
+                }
+                item = stream.next() => match item {
+                    Some(Ok(event)) => {
+                        health.progressed();
+                        backoff = backon::BackoffBuilder::build(backoff_builder);
+                        handle(event);
+                    }
+                    Some(Err(e)) => {
+                        let delay = backoff.next().unwrap_or(BACKOFF_MAX);
+                        health.failed(&e, delay);
+                        tokio::select! {
+                            _ = &mut stop => break 'outer,
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                    }
+                    None => continue 'outer,
+                },
+            }
+        }
     }
 }
 
-fn trim_configmap(cm: &mut ConfigMap) {
-    trim_meta(cm);
-    cm.binary_data = None;
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Keep only identity, labels, our annotations and the containers' names, env and envFrom.
-fn trim_deployment(d: &mut Deployment) {
-    trim_meta(d);
-    d.status = None;
-    let pod = d.spec.take().and_then(|s| s.template.spec);
-    let keep = |c: Container| Container {
-        name: c.name,
-        image: c.image,
-        env: c.env,
-        env_from: c.env_from,
-        ..Default::default()
-    };
-    d.spec = Some(DeploymentSpec {
-        template: PodTemplateSpec {
-            metadata: None,
-            spec: pod.map(|p| PodSpec {
-                containers: p.containers.into_iter().map(keep).collect(),
-                init_containers: p.init_containers.map(|cs| cs.into_iter().map(keep).collect()),
-                ..Default::default()
-            }),
-        },
-        ..Default::default()
-    });
-    let ObjectMeta { owner_references, .. } = &mut d.metadata;
-    *owner_references = None;
+    #[test]
+    fn a_stream_is_stale_only_while_it_fails() {
+        let h = StreamHealth::new("deployments", Some("ns"));
+        assert_eq!(h.stale_seconds(), 0.0);
+        h.failed(&watcher::Error::NoResourceVersion, BACKOFF_MIN);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(h.stale_seconds() > 0.0);
+        assert!(h.failing() && !h.quiet_since_error());
+        h.progressed();
+        assert_eq!(h.stale_seconds(), 0.0);
+        assert_eq!(h.errors(), 1);
+    }
 }

@@ -5,12 +5,15 @@
 #[allow(clippy::duplicated_attributes)]
 pub mod incident;
 #[allow(clippy::duplicated_attributes)]
+pub mod ledger;
+#[allow(clippy::duplicated_attributes)]
 pub mod policy;
 
 pub use incident::{
     DeploymentRef, IncidentState, NatsTransportIncident, NatsTransportIncidentSpec, NatsTransportIncidentStatus,
     Resolution,
 };
+pub use ledger::{NatsTransportLedger, NatsTransportLedgerSpec};
 pub use policy::{
     AuthRequirement, NatsTransportPolicy, NatsTransportPolicySpec, NatsTransportPolicyStatus, ProductionMode, TlsVar,
     WorkloadResult,
@@ -28,7 +31,7 @@ pub mod annotations {
 /// Both CRDs as one multi-document YAML stream, exactly as committed under `crds/`.
 pub fn crds_yaml() -> Result<String, serde_json::Error> {
     let mut out = String::new();
-    for crd in [NatsTransportPolicy::crd(), NatsTransportIncident::crd()] {
+    for crd in [NatsTransportPolicy::crd(), NatsTransportIncident::crd(), NatsTransportLedger::crd()] {
         out.push_str("---\n");
         out.push_str(&to_yaml(&serde_json::to_value(&crd)?));
     }

@@ -1,0 +1,439 @@
+//! One reconcile of one policy, planned without I/O: observe (the controller's caches, through
+//! [`World`]) → plan (this module) → apply (incident writes, the status) → publish (Events).
+//!
+//! Only the workloads a change touched are looked at ([`PolicyState::touch`]): each is evaluated
+//! unless its fingerprint says nothing it reads changed, its entry in the index is replaced, its
+//! Events are decided against the announced record, and its incidents are planned. Open incidents
+//! are planned every time (their state moves with the clock). The status is assembled from the
+//! index (docs/configuration.md, "How the operator scales").
+
+use crate::crd::policy::NatsTransportPolicySpec;
+use crate::crd::{IncidentState, NatsTransportIncident};
+use crate::env::ConfigMapLookup;
+use crate::evaluate::{EvalContext, WorkloadInput, evaluate_workload};
+use crate::index::{Entry, PolicyIndex};
+use crate::ledger::Record;
+use crate::lifecycle::{self, Observation, Plan, Target, Timing};
+use crate::notices::{self, Notice};
+use crate::report::{Override, WorkloadReport};
+use crate::slim::SlimWorkload;
+use crate::status::{Evaluation, OpenIncident};
+use crate::validation::Compiled;
+use k8s_openapi::jiff::Timestamp;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+/// What the planner reads of the cluster: the caches of the policy's namespace.
+pub trait World {
+    /// Every Deployment in the namespace (for a full pass).
+    fn names(&self) -> Vec<String>;
+    /// The Deployment `name`, if it exists.
+    fn workload(&self, name: &str) -> Option<Arc<SlimWorkload>>;
+    /// ConfigMaps as evaluation reads them.
+    fn configmaps(&self) -> &dyn ConfigMapLookup;
+    /// Feeds the values of the ConfigMap keys `w` can reach into `h` (for its fingerprint).
+    fn hash_configmaps(&self, w: &SlimWorkload, h: &mut DefaultHasher);
+}
+
+/// Which workloads to look at next.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// Every workload (a new policy, a new spec, a new leader).
+    pub all: bool,
+    pub names: BTreeSet<String>,
+}
+
+impl Touched {
+    pub fn everything() -> Self {
+        Self { all: true, names: BTreeSet::new() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.names.is_empty()
+    }
+
+    pub fn merge(&mut self, other: Touched) {
+        self.all |= other.all;
+        if !self.all {
+            self.names.extend(other.names);
+        } else {
+            self.names.clear();
+        }
+    }
+}
+
+/// One policy's state between reconciles, held by the leader only.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyState {
+    pub index: PolicyIndex,
+    pub record: Record,
+    /// The policy's generation the index was built for (another one re-evaluates everything).
+    pub generation: Option<i64>,
+}
+
+/// The policy being reconciled.
+pub struct Policy<'a> {
+    pub name: &'a str,
+    pub generation: Option<i64>,
+    pub spec: &'a NatsTransportPolicySpec,
+    pub compiled: &'a Compiled,
+    /// Its incidents that are not resolved.
+    pub open: &'a [Arc<NatsTransportIncident>],
+}
+
+/// What to do about one incident.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentStep {
+    pub deployment: String,
+    pub r#override: Override,
+    /// The open incident, if any.
+    pub incident: Option<Arc<NatsTransportIncident>>,
+    pub plan: Plan,
+    /// The Deployment's generation (part of a new incident's name).
+    pub generation: u64,
+}
+
+/// The outcome of planning: what apply and publish carry out.
+#[derive(Clone, Debug, Default)]
+pub struct Planned {
+    pub incidents: Vec<IncidentStep>,
+    /// Finding Events (and `DriftResolved`), regarding a Deployment; each is one of the Events the
+    /// record waits for ([`Record::sent`]).
+    pub notices: Vec<Notice>,
+    /// The incidents open once the steps are carried out.
+    pub open: Vec<OpenIncident>,
+    pub evaluation: Evaluation,
+    /// When to look again even if nothing changes.
+    pub wakeup: Option<Timestamp>,
+    /// How many workloads were evaluated (the rest were unchanged).
+    pub evaluated: usize,
+}
+
+/// Plan one reconcile of `policy` for the workloads in `touched`.
+pub fn plan(
+    state: &mut PolicyState,
+    policy: &Policy<'_>,
+    mut touched: Touched,
+    world: &dyn World,
+    now: Timestamp,
+) -> Planned {
+    if state.generation != policy.generation {
+        touched = Touched::everything();
+        state.generation = policy.generation;
+    }
+    // Workloads that must be evaluated whatever their fingerprint (their findings move with time).
+    let forced: BTreeSet<String> = state.index.due(now).into_iter().collect();
+    let mut names: BTreeSet<String> = touched.names;
+    if touched.all {
+        names.extend(world.names());
+        names.extend(state.index.names().cloned());
+        names.extend(state.record.workloads().cloned());
+    }
+    names.extend(forced.iter().cloned());
+
+    // The policy's open incidents, by (uid, override).
+    let by_target: HashMap<(&str, Override), &Arc<NatsTransportIncident>> =
+        policy.open.iter().map(|i| ((i.spec.deployment.uid.as_str(), i.spec.r#override), i)).collect();
+
+    let mut out = Planned::default();
+    let mut planned: BTreeSet<(String, Override)> = BTreeSet::new();
+    for name in &names {
+        let selected = world
+            .workload(name)
+            .filter(|w| w.metadata.deletion_timestamp.is_none() && policy.compiled.selects(w.labels()));
+        let Some(w) = selected else {
+            // Gone or out of scope: out of the index and the record, no Event; its incidents are
+            // resolved below.
+            state.index.remove(name);
+            if state.record.get(name).is_some() {
+                state.record.decide(name, None, 0);
+            }
+            continue;
+        };
+        let incidents = Override::ALL.map(|o| by_target.get(&(w.uid(), o)).map(|i| (*i).clone()));
+        let mut ctx = EvalContext::at(now);
+        for (o, i) in Override::ALL.into_iter().zip(&incidents) {
+            ctx.deadlines.set(o, i.as_ref().map(|i| i.spec.rollback_by.0));
+        }
+        let fingerprint = fingerprint(&w, &ctx, policy.generation, world);
+        let known = state.index.get(name).filter(|e| e.fingerprint == fingerprint && e.uid == w.uid());
+        let report = match known {
+            Some(e) if !forced.contains(name) => e.report.clone(),
+            _ => {
+                out.evaluated += 1;
+                let pod = w.pod.to_pod_env();
+                let input = WorkloadInput {
+                    namespace: w.metadata.namespace.as_deref().unwrap_or_default(),
+                    name,
+                    annotations: w.annotations(),
+                    pod: &pod,
+                };
+                let report = evaluate_workload(policy.spec, &input, world.configmaps(), &ctx);
+                state.index.set_timer(name, next_change(&report, w.annotations(), &ctx, now));
+                let generation = w.metadata.generation.unwrap_or(0).max(0) as u64;
+                state.index.insert(name, Entry::new(w.uid().to_owned(), generation, fingerprint, report.clone()));
+                report
+            }
+        };
+        let (entry, notices) = notices::workload(name, state.record.get(name), &report);
+        state.record.decide(name, entry, notices.len() as u32);
+        out.notices.extend(notices);
+
+        let observation = Observation::Evaluated { report: &report, annotations: w.annotations() };
+        let generation = w.metadata.generation.unwrap_or(0).max(0) as u64;
+        for (o, incident) in Override::ALL.into_iter().zip(incidents) {
+            let target = Target { policy: policy.name, deployment: name, uid: w.uid(), r#override: o };
+            let plan = lifecycle::plan(target, &observation, incident.as_deref(), policy.compiled.timing, now);
+            planned.insert((w.uid().to_owned(), o));
+            out.incidents.push(IncidentStep { deployment: name.clone(), r#override: o, incident, plan, generation });
+        }
+    }
+
+    // Open incidents not planned above: their workload did not change (its indexed report
+    // stands), or it is gone or out of scope.
+    for incident in policy.open {
+        let (uid, o) = (incident.spec.deployment.uid.as_str(), incident.spec.r#override);
+        if planned.contains(&(uid.to_owned(), o)) {
+            continue;
+        }
+        let dname = &incident.spec.deployment.name;
+        let current = world.workload(dname).filter(|w| w.uid() == uid);
+        let indexed = state.index.get(dname).filter(|e| e.uid == uid);
+        let target = Target { policy: policy.name, deployment: dname, uid, r#override: o };
+        let timing: Timing = policy.compiled.timing;
+        let plan = match (&current, indexed) {
+            (Some(w), Some(e)) => {
+                let observation = Observation::Evaluated { report: &e.report, annotations: w.annotations() };
+                lifecycle::plan(target, &observation, Some(incident), timing, now)
+            }
+            (Some(_), None) => lifecycle::plan(target, &Observation::OutOfScope, Some(incident), timing, now),
+            (None, _) => lifecycle::plan(target, &Observation::Deleted, Some(incident), timing, now),
+        };
+        out.incidents.push(IncidentStep {
+            deployment: dname.clone(),
+            r#override: o,
+            incident: Some(incident.clone()),
+            plan,
+            generation: 0,
+        });
+    }
+
+    let mut wakeups: Vec<Timestamp> = state.index.next_timer().into_iter().collect();
+    for step in &out.incidents {
+        let (spec, state_now, last_notice) = match &step.plan {
+            Plan::Open { spec, state } => (spec, *state, None),
+            Plan::Keep { spec, state, overdue_notice } => {
+                let recorded = step.incident.as_ref().and_then(|i| i.status.as_ref());
+                let last = if *overdue_notice {
+                    Some(now)
+                } else {
+                    recorded.and_then(|s| s.last_overdue_notice.as_ref()).map(|t| t.0)
+                };
+                (spec, *state, last)
+            }
+            Plan::Nothing | Plan::Resolve(_) => continue,
+        };
+        out.open.push(OpenIncident {
+            deployment: spec.deployment.name.clone(),
+            r#override: spec.r#override,
+            state: state_now,
+            rollback_by: spec.rollback_by.0,
+        });
+        wakeups.extend(lifecycle::next_wakeup(
+            spec.rollback_by.0,
+            policy.compiled.timing.warn_before,
+            last_notice,
+            now,
+        ));
+    }
+    out.wakeup = wakeups.into_iter().min();
+    out.evaluation = state.index.evaluation();
+    out
+}
+
+/// A hash of everything evaluating `w` reads: its record, the ConfigMap values it can reach, the
+/// open incidents' deadlines and the policy's generation.
+fn fingerprint(w: &SlimWorkload, ctx: &EvalContext, generation: Option<i64>, world: &dyn World) -> u64 {
+    let mut h = DefaultHasher::new();
+    w.hash_inputs(&mut h);
+    world.hash_configmaps(w, &mut h);
+    for o in Override::ALL {
+        ctx.deadlines.get(o).map(|t| t.as_second()).hash(&mut h);
+    }
+    generation.hash(&mut h);
+    h.finish()
+}
+
+/// When the report's findings next change with time alone: an override in use reaching its
+/// deadline (the open incident's, else the `rollback-by` annotation's).
+fn next_change(
+    report: &WorkloadReport,
+    annotations: &BTreeMap<String, String>,
+    ctx: &EvalContext,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    Override::ALL
+        .into_iter()
+        .filter(|o| report.override_active(*o))
+        .flat_map(|o| [ctx.deadlines.get(o), crate::rules::rollback_by(annotations).and_then(Result::ok)])
+        .flatten()
+        .filter(|d| *d > now)
+        .min()
+}
+
+/// Whether an incident is still open (not resolved).
+pub fn is_open(i: &NatsTransportIncident) -> bool {
+    i.status.as_ref().is_none_or(|s| s.state != IncidentState::Resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::{ConfigMaps, Lookup};
+    use crate::slim::{DeploymentRecord, Relevance};
+    use crate::validation;
+    use serde_json::json;
+    use std::cell::Cell;
+
+    struct Fake {
+        workloads: BTreeMap<String, Arc<SlimWorkload>>,
+        cms: ConfigMaps,
+        lookups: Cell<usize>,
+    }
+
+    impl World for Fake {
+        fn names(&self) -> Vec<String> {
+            self.workloads.keys().cloned().collect()
+        }
+        fn workload(&self, name: &str) -> Option<Arc<SlimWorkload>> {
+            self.lookups.set(self.lookups.get() + 1);
+            self.workloads.get(name).cloned()
+        }
+        fn configmaps(&self) -> &dyn ConfigMapLookup {
+            &self.cms
+        }
+        fn hash_configmaps(&self, w: &SlimWorkload, h: &mut DefaultHasher) {
+            for (cm, key) in w.needs.pairs() {
+                match self.cms.lookup("ns", cm) {
+                    Lookup::Found(data) => data.get(key).hash(h),
+                    _ => 0u8.hash(h),
+                }
+            }
+        }
+    }
+
+    fn workload(name: &str, url: &str, labels: serde_json::Value) -> Arc<SlimWorkload> {
+        let r: DeploymentRecord = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"), "generation": 1, "labels": labels},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "cordum/scheduler:1", "env": [
+                {"name": "CORDUM_ENV", "value": "production"},
+                {"name": "NATS_URL", "value": url},
+                {"name": "NATS_TLS_CA", "value": "/ca"},
+                {"name": "NATS_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "t"}}}
+            ]}]}}}
+        }))
+        .unwrap();
+        Arc::new(Relevance::default().slim(r))
+    }
+
+    fn world(n: usize) -> Fake {
+        let workloads = (0..n)
+            .map(|i| {
+                let name = format!("d{i:03}");
+                let w = workload(&name, "nats://nats:4222", json!({"app": "cordum"}));
+                (name, w)
+            })
+            .collect();
+        Fake { workloads, cms: ConfigMaps { complete: true, ..Default::default() }, lookups: Cell::new(0) }
+    }
+
+    fn run(state: &mut PolicyState, touched: Touched, world: &Fake) -> Planned {
+        let mut spec = NatsTransportPolicySpec::default();
+        spec.selector.match_labels = Some([("app".to_string(), "cordum".to_string())].into());
+        let compiled = validation::compile(&spec).unwrap();
+        let policy = Policy { name: "p", generation: Some(1), spec: &spec, compiled: &compiled, open: &[] };
+        plan(state, &policy, touched, world, "2026-01-01T00:00:00Z".parse().unwrap())
+    }
+
+    fn reasons(p: &Planned) -> Vec<(String, String)> {
+        p.notices
+            .iter()
+            .map(|n| {
+                let crate::notices::Regarding::Deployment(d) = &n.regarding else { panic!() };
+                (d.clone(), n.reason.clone())
+            })
+            .collect()
+    }
+
+    fn sent(state: &mut PolicyState, p: &Planned) {
+        for n in &p.notices {
+            if let crate::notices::Regarding::Deployment(d) = &n.regarding {
+                state.record.sent(d);
+            }
+        }
+    }
+
+    /// 120 violating Deployments are all announced once, the 121st adds its own Event and no
+    /// `DriftResolved` for anybody, and a change looks at the changed workload only.
+    #[test]
+    fn every_workload_is_announced_once_and_a_change_is_o1() {
+        let mut w = world(120);
+        let mut state = PolicyState::default();
+        let first = run(&mut state, Touched::everything(), &w);
+        assert_eq!(first.evaluated, 120);
+        let announced = reasons(&first);
+        let workloads: BTreeSet<&str> = announced.iter().map(|(d, _)| d.as_str()).collect();
+        assert_eq!(workloads.len(), 120, "every workload announced");
+        assert!(announced.iter().any(|(d, r)| d == "d119" && r == "PlaintextTransport"));
+        let distinct: BTreeSet<&(String, String)> = announced.iter().collect();
+        assert_eq!(distinct.len(), announced.len(), "none twice");
+        assert!(announced.iter().all(|(_, r)| r != notices::DRIFT_RESOLVED));
+        assert_eq!(first.evaluation.workloads, 120);
+        assert_eq!(first.evaluation.compliant, 0);
+        sent(&mut state, &first);
+
+        w.workloads.insert("d120".into(), workload("d120", "nats://nats:4222", json!({"app": "cordum"})));
+        w.lookups.set(0);
+        let touched = Touched { all: false, names: ["d120".to_string()].into() };
+        let second = run(&mut state, touched, &w);
+        assert_eq!(second.evaluated, 1);
+        assert!(w.lookups.get() <= 2, "one workload looked up, not {}", w.lookups.get());
+        let r = reasons(&second);
+        assert!(r.iter().all(|(d, _)| d == "d120"), "{r:?}");
+        assert_eq!(second.evaluation.workloads, 121);
+
+        // Nothing changed: nothing evaluated, nothing announced.
+        let third = run(&mut state, Touched { all: false, names: ["d005".to_string()].into() }, &w);
+        assert_eq!((third.evaluated, third.notices.len()), (0, 0));
+
+        // d099 fixed: DriftResolved for d099 only.
+        w.workloads.insert("d099".into(), workload("d099", "tls://nats:4222", json!({"app": "cordum"})));
+        let fixed = run(&mut state, Touched { all: false, names: ["d099".to_string()].into() }, &w);
+        assert_eq!(reasons(&fixed), [("d099".to_string(), notices::DRIFT_RESOLVED.to_string())]);
+
+        // Out of scope: no Event, out of the counts and the record.
+        w.workloads.insert("d000".into(), workload("d000", "nats://nats:4222", json!({"app": "other"})));
+        let gone = run(&mut state, Touched { all: false, names: ["d000".to_string()].into() }, &w);
+        assert!(gone.notices.is_empty());
+        assert_eq!(gone.evaluation.workloads, 120);
+        assert!(state.record.get("d000").is_none());
+    }
+
+    /// A new leader that loads the record announces nothing already announced.
+    #[test]
+    fn a_loaded_record_repeats_nothing() {
+        let w = world(30);
+        let mut state = PolicyState::default();
+        let first = run(&mut state, Touched::everything(), &w);
+        sent(&mut state, &first);
+        let stored: Vec<(String, String)> =
+            state.record.take_dirty().into_iter().flat_map(|(_, entries)| entries.into_iter()).collect();
+        assert_eq!(stored.len(), 30);
+        let mut successor =
+            PolicyState { record: Record::load(stored.iter().map(|(a, b)| (a, b))), ..Default::default() };
+        let again = run(&mut successor, Touched::everything(), &w);
+        assert!(again.notices.is_empty(), "{:?}", reasons(&again));
+        assert!(!successor.record.has_dirty(), "a no-op relist writes nothing");
+    }
+}

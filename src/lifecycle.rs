@@ -138,8 +138,8 @@ pub fn plan(
         policy: target.policy.to_owned(),
         deployment: crate::crd::DeploymentRef { name: target.deployment.to_owned(), uid: target.uid.to_owned() },
         containers: report.override_containers(o),
-        owner: annotation(annotations, annotations::OWNER),
-        reason: annotation(annotations, annotations::REASON),
+        owner: annotation(annotations, annotations::OWNER, MAX_OWNER),
+        reason: annotation(annotations, annotations::REASON, MAX_REASON),
         started_at: Time(started_at),
         rollback_by: Time(rollback_by(
             started_at,
@@ -216,8 +216,22 @@ fn inactive_reason(report: &WorkloadReport, o: Override) -> Option<Resolution> {
     })
 }
 
-fn annotation(annotations: &BTreeMap<String, String>, key: &str) -> Option<String> {
-    annotations.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned)
+/// Longest owner and reason an incident records (annotations may hold up to 256 kB; everything
+/// natsguard writes is bounded).
+pub const MAX_OWNER: usize = 256;
+pub const MAX_REASON: usize = 1024;
+
+/// The trimmed annotation, cut to at most `max` bytes at a character boundary (with `...`).
+fn annotation(annotations: &BTreeMap<String, String>, key: &str, max: usize) -> Option<String> {
+    let v = annotations.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())?;
+    if v.len() <= max {
+        return Some(v.to_owned());
+    }
+    let mut end = max - 3;
+    while !v.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(format!("{}...", &v[..end]))
 }
 
 /// A resolved incident is deleted once `retention` has passed since it was resolved.
@@ -248,6 +262,21 @@ mod tests {
         assert_eq!(rollback_by(start, asked("tomorrow"), max), ts("2026-01-01T04:00:00Z"));
         // A deadline already in the past is honoured: the incident is overdue at once.
         assert_eq!(rollback_by(start, asked("2025-12-31T00:00:00Z"), max), ts("2025-12-31T00:00:00Z"));
+    }
+
+    #[test]
+    fn owner_and_reason_are_bounded() {
+        let ann: BTreeMap<String, String> = [
+            (annotations::OWNER.to_string(), "é".repeat(1000)),
+            (annotations::REASON.to_string(), format!(" {} ", "r".repeat(5000))),
+        ]
+        .into();
+        let owner = annotation(&ann, annotations::OWNER, MAX_OWNER).unwrap();
+        assert!(owner.len() <= MAX_OWNER && owner.ends_with("..."), "{}", owner.len());
+        let reason = annotation(&ann, annotations::REASON, MAX_REASON).unwrap();
+        assert_eq!(reason.len(), MAX_REASON);
+        let short: BTreeMap<String, String> = [(annotations::OWNER.to_string(), " alice ".to_string())].into();
+        assert_eq!(annotation(&short, annotations::OWNER, MAX_OWNER).as_deref(), Some("alice"));
     }
 
     #[test]

@@ -420,6 +420,47 @@ mod tests {
         assert!(state.record.get("d000").is_none());
     }
 
+    /// A 1 MB URL from a ConfigMap gives short findings, a status far below the API server's
+    /// limits, and the ordinary Deployment beside it is reported as usual.
+    #[test]
+    fn a_huge_value_stays_bounded_and_isolated() {
+        let mut w = world(0);
+        let r: DeploymentRecord = serde_json::from_value(json!({
+            "metadata": {"name": "huge", "namespace": "ns", "uid": "u-huge", "labels": {"app": "cordum"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "cordum/scheduler:1", "env": [
+                {"name": "CORDUM_ENV", "value": "production"},
+                {"name": "NATS_URL", "valueFrom": {"configMapKeyRef": {"name": "big", "key": "url"}}}
+            ]}]}}}
+        }))
+        .unwrap();
+        w.workloads.insert("huge".into(), Arc::new(Relevance::default().slim(r)));
+        w.workloads.insert("plain".into(), workload("plain", "nats://nats:4222", json!({"app": "cordum"})));
+        let url = format!("nats://user:pass@{}:4222,tls://{}", "h".repeat(1 << 20), "x%".repeat(1 << 18));
+        w.cms.insert("ns", "big", [("url".to_string(), url)].into());
+        let mut state = PolicyState::default();
+        let planned = run(&mut state, Touched::everything(), &w);
+        assert_eq!(planned.evaluation.workloads, 2);
+        for n in &planned.notices {
+            assert!(n.note.len() <= 1024, "{} bytes", n.note.len());
+            assert!(!n.note.contains("pass"), "a credential leaked: {}", &n.note[..200.min(n.note.len())]);
+        }
+        let names: BTreeSet<String> = reasons(&planned).into_iter().map(|(d, _)| d).collect();
+        assert!(names.contains("plain") && names.contains("huge"), "{names:?}");
+        let status = crate::status::compute(&crate::status::Inputs {
+            generation: Some(1),
+            previous: None,
+            validity: crate::status::Validity::Valid,
+            evaluation: &planned.evaluation,
+            incidents: &planned.open,
+            overrides: &Default::default(),
+            degraded: None,
+            now: "2026-01-01T00:00:00Z".parse().unwrap(),
+        });
+        let bytes = serde_json::to_vec(&status).unwrap().len();
+        assert!(bytes < 64 * 1024, "status of {bytes} bytes");
+        assert_eq!(status.results.len(), 2);
+    }
+
     /// A new leader that loads the record announces nothing already announced.
     #[test]
     fn a_loaded_record_repeats_nothing() {

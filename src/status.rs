@@ -476,6 +476,47 @@ mod tests {
     }
 
     #[test]
+    fn results_are_bounded_by_bytes_and_degraded_is_reported() {
+        let long = "m".repeat(600);
+        let ws: Vec<(String, WorkloadReport)> = (0..100)
+            .map(|i| {
+                let (name, mut report) = workload(&format!("w{i:03}"), &[]);
+                report.containers[0].findings = (0..20)
+                    .map(|_| Finding {
+                        code: Code::PlaintextTransport,
+                        severity: Severity::Violation,
+                        container: "c".into(),
+                        message: long.clone(),
+                    })
+                    .collect();
+                (name, report)
+            })
+            .collect();
+        let s = compute_at(None, &ws, "2026-01-01T00:00:00Z");
+        let bytes = serde_json::to_vec(&s.results).unwrap().len();
+        assert!(bytes <= MAX_RESULTS_BYTES, "{bytes}");
+        assert!(s.results.len() < 100 && !s.results.is_empty());
+        assert_eq!(s.results_omitted as usize, 100 - s.results.len());
+        assert_eq!(cond(&s, DEGRADED).status, "False");
+
+        let d = Degraded { reason: "IncidentWriteFailed".into(), message: "x".repeat(5000) };
+        let s = compute(&Inputs {
+            generation: Some(3),
+            previous: Some(&s),
+            validity: Validity::Valid,
+            evaluation: &Evaluation::of(&ws),
+            incidents: &[],
+            overrides: &OverrideSpec::default(),
+            degraded: Some(&d),
+            now: ts("2026-01-01T00:01:00Z"),
+        });
+        let c = cond(&s, DEGRADED);
+        assert_eq!((c.status.as_str(), c.reason.as_str()), ("True", "IncidentWriteFailed"));
+        assert!(c.message.len() <= 1024);
+        assert_eq!(cond(&s, READY).status, "True", "evaluated: Ready stays true, Degraded says what failed");
+    }
+
+    #[test]
     fn invalid_and_suspended() {
         let s = compute(&Inputs {
             generation: Some(1),

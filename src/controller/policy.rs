@@ -82,18 +82,27 @@ pub async fn controller(
 }
 
 async fn housekeeping(ctx: Arc<Context>) {
-    let mut leadership = ctx.leadership.clone();
+    let mut leadership = Some(ctx.leadership.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
+        let changed = async {
+            match leadership.as_mut() {
+                Some(l) => l.changed().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tick.tick() => {}
-            changed = leadership.changed() => {
-                if changed == Some(false) && let Ok(mut s) = ctx.states.lock() {
-                    s.clear();
-                }
-                if changed.is_none() {
-                    // Leadership never changes again (election off): keep the timer only.
-                    std::future::pending::<()>().await;
+            changed = changed => {
+                match changed {
+                    Some(false) => {
+                        if let Ok(mut s) = ctx.states.lock() {
+                            s.clear();
+                        }
+                    }
+                    Some(true) => {}
+                    // Leadership never changes again (election off): the timer only.
+                    None => leadership = None,
                 }
                 continue;
             }

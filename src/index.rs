@@ -4,7 +4,7 @@
 //! workloads it touches; the status is assembled from the index without visiting every workload
 //! (docs/configuration.md, "How the operator scales").
 
-use crate::report::WorkloadReport;
+use crate::report::{Override, WorkloadReport};
 use crate::status::{self, Evaluation};
 use k8s_openapi::jiff::Timestamp;
 use std::collections::{BTreeSet, HashMap};
@@ -45,6 +45,8 @@ pub struct PolicyIndex {
     listed: BTreeSet<(bool, String)>,
     compliant: i32,
     violations: i32,
+    /// Workloads with a break-glass override in use (each needs its incident, every time round).
+    overriding: BTreeSet<String>,
     /// Workloads whose findings change with time alone (an override reaching its deadline).
     timers: BTreeSet<(Timestamp, String)>,
     timer_of: HashMap<String, Timestamp>,
@@ -76,6 +78,9 @@ impl PolicyIndex {
         if entry.listed() {
             self.listed.insert((entry.compliant(), name.to_owned()));
         }
+        if Override::ALL.iter().any(|o| entry.report.override_active(*o)) {
+            self.overriding.insert(name.to_owned());
+        }
         self.entries.insert(name.to_owned(), entry);
         old
     }
@@ -88,8 +93,14 @@ impl PolicyIndex {
         if old.listed() {
             self.listed.remove(&(old.compliant(), name.to_owned()));
         }
+        self.overriding.remove(name);
         self.set_timer(name, None);
         Some(old)
+    }
+
+    /// Workloads with a break-glass override in use.
+    pub fn overriding(&self) -> impl Iterator<Item = &String> {
+        self.overriding.iter()
     }
 
     /// What the status shows: counts, the first names with violations, and the candidates for

@@ -190,6 +190,35 @@ pub fn plan(
         }
     }
 
+    // Overrides in use whose workload did not change: their incident is planned every time
+    // round, so one that could not be opened is tried again (and the status counts it).
+    let overriding: Vec<String> = state.index.overriding().cloned().collect();
+    for name in overriding {
+        let (Some(e), Some(w)) = (state.index.get(&name), world.workload(&name)) else { continue };
+        if e.uid != w.uid() {
+            continue;
+        }
+        let observation = Observation::Evaluated { report: &e.report, annotations: w.annotations() };
+        for o in Override::ALL {
+            if planned.contains(&(e.uid.clone(), o)) || by_target.contains_key(&(e.uid.as_str(), o)) {
+                continue;
+            }
+            if !e.report.override_active(o) {
+                continue;
+            }
+            let target = Target { policy: policy.name, deployment: &name, uid: &e.uid, r#override: o };
+            let plan = lifecycle::plan(target, &observation, None, policy.compiled.timing, now);
+            planned.insert((e.uid.clone(), o));
+            out.incidents.push(IncidentStep {
+                deployment: name.clone(),
+                r#override: o,
+                incident: None,
+                plan,
+                generation: w.metadata.generation.unwrap_or(0).max(0) as u64,
+            });
+        }
+    }
+
     // Open incidents not planned above: their workload did not change (its indexed report
     // stands), or it is gone or out of scope.
     for incident in policy.open {
@@ -459,6 +488,35 @@ mod tests {
         let bytes = serde_json::to_vec(&status).unwrap().len();
         assert!(bytes < 64 * 1024, "status of {bytes} bytes");
         assert_eq!(status.results.len(), 2);
+    }
+
+    /// An incident that could not be opened is planned again next time round, though nothing
+    /// changed, and the status counts the override meanwhile.
+    #[test]
+    fn an_override_in_use_is_planned_every_time_until_its_incident_exists() {
+        let mut w = world(0);
+        let r: DeploymentRecord = serde_json::from_value(json!({
+            "metadata": {"name": "bg", "namespace": "ns", "uid": "u-bg", "generation": 4, "labels": {"app": "cordum"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "cordum/scheduler:1", "env": [
+                {"name": "CORDUM_ENV", "value": "production"},
+                {"name": "NATS_URL", "value": "nats://nats:4222"},
+                {"name": "CORDUM_NATS_ALLOW_PLAINTEXT", "value": "true"},
+                {"name": "NATS_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "t"}}}
+            ]}]}}}
+        }))
+        .unwrap();
+        w.workloads.insert("bg".into(), Arc::new(Relevance::default().slim(r)));
+        let mut state = PolicyState::default();
+        for round in 0..3 {
+            let touched = if round == 0 { Touched::everything() } else { Touched::default() };
+            let p = run(&mut state, touched, &w);
+            let opens: Vec<&IncidentStep> =
+                p.incidents.iter().filter(|s| matches!(s.plan, Plan::Open { .. })).collect();
+            assert_eq!(opens.len(), 1, "round {round}: {:?}", p.incidents);
+            assert_eq!((opens[0].deployment.as_str(), opens[0].generation), ("bg", 4));
+            assert_eq!(p.open.len(), 1, "round {round}: the override counts as in use");
+            assert!(p.wakeup.is_some());
+        }
     }
 
     /// A new leader that loads the record announces nothing already announced.

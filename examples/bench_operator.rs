@@ -1,205 +1,392 @@
-//! Operator figures against the real control plane (run by `hack/bench-operator.sh`):
-//! - latency from a Deployment change to its Event being visible (p50/p99 over N changes);
-//! - API writes per reconcile when nothing changed;
-//! - resident memory of the operator with 1,000 and 10,000 selected Deployments.
+//! Operator figures against the real control plane (run by `hack/bench-operator.sh`, `make
+//! bench-operator`). For each size N, in a fresh namespace of N realistic Cordum-like Deployments
+//! (1-3 containers, 10-30 env vars each, about 6.5 kB of YAML):
+//! - the time of a raw paged LIST of them (the floor for any cache), and the operator's cold start
+//!   to its first complete status;
+//! - resident memory with the caches only (no policy) and with the policy's index, after settling;
+//! - a stream of changes at a fixed rate (each flips one Deployment between compliant and
+//!   violating): change-to-Event latency (p50/p99), CPU per change, and Events missing or
+//!   spurious (the expected Events are computed with natsguard's own evaluator);
+//! - API writes when a restarted operator lists everything again and nothing changed.
 //!
-//! Usage: bench_operator <path to natsguard binary> [changes=100] [sizes=1000,10000]
-//! A benchmark that reports figures, not a test: it asserts nothing about them.
+//! One JSON line per size, then one summary line with every run and the CPU-per-change ratio of
+//! the largest to the smallest size. A benchmark that reports figures, not a test: it asserts
+//! nothing about them.
+//!
+//! Usage: bench_operator <natsguard binary> [sizes=1000,10000] [rate=20] [changes=600]
 
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::watcher;
 use kube::{Api, Client, CustomResourceExt, ResourceExt};
-use natsguard::crd::{NatsTransportIncident, NatsTransportPolicy};
-use serde_json::json;
+use natsguard::crd::{NatsTransportIncident, NatsTransportLedger, NatsTransportPolicy, NatsTransportPolicySpec};
+use natsguard::env::ConfigMaps;
+use natsguard::evaluate::{EvalContext, WorkloadInput, WorkloadReport, evaluate_workload};
+use natsguard::ledger::Entry;
+use natsguard::workload::PodEnv;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// ConfigMaps the Deployments read (`configMapKeyRef`, `envFrom`).
+const CONFIGMAPS: usize = 8;
 
 #[tokio::main]
 async fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
-    let bin = args.get(1).ok_or("usage: bench_operator <natsguard binary> [changes] [sizes]")?.clone();
-    let changes: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(100);
+    let bin = args.get(1).ok_or("usage: bench_operator <natsguard binary> [sizes] [rate] [changes]")?.clone();
     let sizes: Vec<usize> = args
-        .get(3)
+        .get(2)
         .map(|s| s.split(',').map(str::parse).collect::<Result<_, _>>())
         .transpose()?
         .unwrap_or_else(|| vec![1000, 10000]);
+    let rate: f64 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(20.0);
+    let changes: usize = args.get(4).map(|s| s.parse()).transpose()?.unwrap_or(600);
     let client = Client::try_default().await?;
     install_crds(&client).await?;
-
-    // 1. Change -> Event latency.
-    let ns = namespace(&client, "latency").await?;
-    policy(&client, &ns).await?;
-    let mut op = Operator::start(&bin, &ns)?;
-    op.wait_ready().await?;
-    let deploys: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
-    tokio::spawn(async move {
-        let mut s = watcher(events, watcher::Config::default()).applied_objects().boxed();
-        while let Ok(Some(ev)) = s.try_next().await {
-            let _ = tx.send((ev.reason.clone().unwrap_or_default(), Instant::now()));
-        }
-    });
-    deploys.patch("lat", &PatchParams::apply("bench"), &Patch::Apply(deployment("lat", "tls://nats:4222", 0))).await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    while rx.try_recv().is_ok() {}
-    let mut samples = Vec::with_capacity(changes);
-    for i in 0..changes {
-        let (url, reason) =
-            if i % 2 == 0 { ("nats://nats:4222", "PlaintextTransport") } else { ("tls://nats:4222", "DriftResolved") };
-        let start = Instant::now();
-        deploys.patch("lat", &PatchParams::apply("bench"), &Patch::Apply(deployment("lat", url, 0))).await?;
-        let seen = loop {
-            let (r, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await?.ok_or("event watch ended")?;
-            if r == reason {
-                break at;
-            }
-        };
-        samples.push(seen.duration_since(start));
-    }
-    samples.sort();
-    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
-    println!(
-        "change-to-Event latency over {} changes: p50 {:?}, p99 {:?}, max {:?}",
-        samples.len(),
-        pct(0.5),
-        pct(0.99),
-        samples[samples.len() - 1]
-    );
-
-    // 2. Writes per reconcile when nothing changed: poke a referenced ConfigMap's unrelated key.
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-    let cm = |n: usize| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nats"}, "data": {"url": "tls://nats:4222", "unrelated": n.to_string()}});
-    cms.patch("nats", &PatchParams::apply("bench"), &Patch::Apply(cm(0))).await?;
-    deploys.patch("cmref", &PatchParams::apply("bench"), &Patch::Apply(deployment("cmref", "", 0))).await?;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = writes_snapshot(&client, &ns).await?;
-    let reconciles_before = op.reconciles()?;
-    let pokes = 20;
-    for n in 1..=pokes {
-        cms.patch("nats", &PatchParams::apply("bench"), &Patch::Apply(cm(n))).await?;
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = writes_snapshot(&client, &ns).await?;
-    let reconciles = op.reconciles()? - reconciles_before;
-    println!(
-        "idle reconciles: {reconciles} triggered by {pokes} unrelated ConfigMap edits; API writes: {} (policy status {}, incidents {}, events {}) => {:.2} writes/reconcile",
-        after.total() - before.total(),
-        after.policy - before.policy,
-        after.incidents - before.incidents,
-        after.events - before.events,
-        (after.total() - before.total()) as f64 / reconciles.max(1) as f64
-    );
-    op.stop()?;
-
-    // 3. Resident memory with N selected Deployments.
+    let mut runs = Vec::new();
     for n in sizes {
-        let ns = namespace(&client, &format!("rss-{n}")).await?;
-        policy(&client, &ns).await?;
-        let deploys: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-        let started = Instant::now();
-        stream::iter(0..n)
-            .map(|i| {
-                let deploys = deploys.clone();
-                async move {
-                    let url = if i % 3 == 0 { "nats://nats:4222" } else { "tls://nats:4222" };
-                    deploys
-                        .create(&PostParams::default(), &serde_json::from_value(deployment(&format!("w{i}"), url, i))?)
-                        .await?;
-                    Res::Ok(())
-                }
-            })
-            .buffer_unordered(16)
-            .try_collect::<Vec<_>>()
-            .await?;
-        let created = started.elapsed();
-        let mut op = Operator::start(&bin, &ns)?;
-        op.wait_ready().await?;
-        let start = Instant::now();
-        let api: Api<NatsTransportPolicy> = Api::namespaced(client.clone(), &ns);
-        loop {
-            let p = api.get("bench").await?;
-            if p.status.as_ref().is_some_and(|s| s.workloads as usize == n) {
-                break;
-            }
-            if start.elapsed() > Duration::from_secs(600) {
-                return Err(format!("policy never saw {n} workloads").into());
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        let evaluated = start.elapsed();
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let (rss, hwm) = op.memory()?;
-        println!(
-            "{n} Deployments: created in {created:.1?}; first full evaluation {evaluated:.1?} after ready; operator RSS {:.1} MiB (peak {:.1} MiB)",
-            rss as f64 / 1024.0,
-            hwm as f64 / 1024.0
-        );
-        op.stop()?;
+        let run = bench(&client, &bin, n, rate, changes).await?;
+        println!("{run}");
+        runs.push(run);
     }
+    let cpu = |r: &Value| r["cpu_ms_per_change"].as_f64().unwrap_or(0.0);
+    let ratio = match (runs.first(), runs.last()) {
+        (Some(a), Some(b)) if runs.len() > 1 && cpu(a) > 0.0 => Some(cpu(b) / cpu(a)),
+        _ => None,
+    };
+    println!("{}", json!({ "bench": "operator", "runs": runs, "cpu_per_change_ratio_largest_to_smallest": ratio }));
     Ok(())
 }
 
-struct Writes {
-    policy: u64,
-    incidents: u64,
-    events: u64,
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-impl Writes {
-    fn total(&self) -> u64 {
-        self.policy + self.incidents + self.events
+async fn bench(client: &Client, bin: &str, n: usize, rate: f64, changes: usize) -> Res<Value> {
+    let load_start = loadavg();
+    let ns = namespace(client, &format!("n{n}")).await?;
+    eprintln!("[bench {n}] namespace {ns}: creating {CONFIGMAPS} ConfigMaps and {n} Deployments");
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    let mut cm_data = ConfigMaps { complete: true, ..Default::default() };
+    for i in 0..CONFIGMAPS {
+        let cm = configmap(i);
+        cms.create(&PostParams::default(), &serde_json::from_value(cm.clone())?).await?;
+        let data: BTreeMap<String, String> = serde_json::from_value(cm["data"].clone())?;
+        cm_data.insert(&ns, &format!("cordum-config-{i}"), data);
+    }
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let started = Instant::now();
+    let bytes: usize = stream::iter(0..n)
+        .map(|i| {
+            let deploys = deploys.clone();
+            async move {
+                let d = deployment(i);
+                let size = serde_json::to_vec(&d)?.len();
+                deploys.create(&PostParams::default(), &serde_json::from_value(d)?).await?;
+                Res::Ok(size)
+            }
+        })
+        .buffer_unordered(24)
+        .try_fold(0, |a, b| async move { Ok(a + b) })
+        .await?;
+    eprintln!(
+        "[bench {n}] created in {:.1?} ({} kB of JSON per Deployment)",
+        started.elapsed(),
+        bytes / n.max(1) / 1000
+    );
+
+    let raw_list = raw_list(client, &ns).await?;
+    eprintln!("[bench {n}] raw paged LIST: {raw_list:.2?}");
+
+    // Caches only: no policy yet.
+    let mut op = Operator::start(bin, &ns)?;
+    op.wait_ready(Duration::from_secs(600)).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss_caches, _) = op.memory()?;
+    op.stop()?;
+
+    // Cold start with the policy: to the first complete status.
+    let spec = NatsTransportPolicySpec {
+        selector: serde_json::from_value(json!({"matchLabels": {"app.kubernetes.io/part-of": "cordum"}}))?,
+        ..Default::default()
+    };
+    policy(client, &ns, &spec).await?;
+    let started = Instant::now();
+    let mut op = Operator::start(bin, &ns)?;
+    let policies: Api<NatsTransportPolicy> = Api::namespaced(client.clone(), &ns);
+    loop {
+        let p = policies.get("bench").await?;
+        if p.status.as_ref().is_some_and(|s| s.workloads as usize == n) {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            return Err(format!("policy never saw {n} workloads").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cold_start = started.elapsed();
+    eprintln!("[bench {n}] cold start to the first complete status: {cold_start:.2?}; announcing");
+    op.wait_idle(Duration::from_secs(1800)).await?;
+    eprintln!("[bench {n}] announced everything after {:.1?}", started.elapsed());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss_settled, _) = op.memory()?;
+
+    // The Deployments as natsguard's own evaluator sees them: what each change should announce.
+    let flips: Vec<usize> = (0..n).filter(|i| variant(*i) == Variant::Literal).collect();
+    let mut reports: HashMap<usize, WorkloadReport> = HashMap::new();
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let evaluate = |i: usize, url: &str| -> Res<WorkloadReport> {
+        let mut d = deployment(i);
+        d["spec"]["template"]["spec"]["containers"][0]["env"][1]["value"] = json!(url);
+        let pod: PodEnv = serde_json::from_value(d["spec"]["template"]["spec"].clone())?;
+        let a = BTreeMap::new();
+        let input = WorkloadInput { namespace: &ns, name: &name(i), annotations: &a, pod: &pod };
+        Ok(evaluate_workload(&spec, &input, &cm_data, &EvalContext::at(now)))
+    };
+
+    // Changes at `rate`, each expecting the Events natsguard's rules say it causes.
+    let seen: Arc<Mutex<Vec<(String, String, Instant)>>> = Arc::default();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let watch = tokio::spawn(watch_events(client.clone(), ns.clone(), seen.clone(), ready_tx));
+    let _ = tokio::time::timeout(Duration::from_secs(300), ready_rx).await;
+    let cpu_before = op.cpu_ms()?;
+    let mut expected: Vec<(usize, Vec<String>, Instant)> = Vec::with_capacity(changes);
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let churn_started = Instant::now();
+    let mut state: HashMap<usize, bool> = HashMap::new();
+    for c in 0..changes {
+        let due = churn_started + interval.mul_f64(c as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let i = flips[(c * 7919) % flips.len()];
+        let violating = !state.get(&i).copied().unwrap_or(false);
+        let url = if violating { "nats://nats.cordum.svc:4222" } else { url_of(i) };
+        let before = match reports.remove(&i) {
+            Some(r) => r,
+            None => evaluate(i, url_of(i))?,
+        };
+        let after = evaluate(i, url)?;
+        let (_, notices) = natsguard::notices::workload(&name(i), Entry::of(&before).as_ref(), &after);
+        reports.insert(i, after);
+        state.insert(i, violating);
+        let svc = SERVICES[i % SERVICES.len()];
+        let patch = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": svc, "env": [{"name": "NATS_URL", "value": url}]}
+        ]}}}});
+        let t = Instant::now();
+        deploys.patch(&name(i), &PatchParams::default(), &Patch::Strategic(&patch)).await?;
+        expected.push((i, notices.into_iter().map(|n| n.reason).collect(), t));
+    }
+    let last = Instant::now();
+    // Wait for every expected Event (bounded).
+    loop {
+        let missing = unmatched(&expected, &seen.lock().map_err(|_| "lock")?.clone()).0;
+        if missing == 0 || last.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    op.wait_idle(Duration::from_secs(60)).await?;
+    let cpu_ms = op.cpu_ms()? - cpu_before;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events = seen.lock().map_err(|_| "lock")?.clone();
+    let (missing, spurious, mut latencies) = unmatched(&expected, &events);
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies.get(((latencies.len() as f64 - 1.0) * p).round() as usize).map_or(-1.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let (rss, hwm) = op.memory()?;
+    eprintln!(
+        "[bench {n}] {changes} changes at {rate}/s: p50 {:.0} ms, p99 {:.0} ms, {cpu_ms} CPU ms, {missing} missing, {spurious} spurious",
+        pct(0.5),
+        pct(0.99)
+    );
+
+    // A restart that lists everything again: nothing changed, so nothing is written.
+    op.stop()?;
+    let writes_before = snapshot(client, &ns).await?;
+    let events_before = seen.lock().map_err(|_| "lock")?.len();
+    let mut op = Operator::start(bin, &ns)?;
+    op.wait_ready(Duration::from_secs(600)).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    op.wait_idle(Duration::from_secs(60)).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let relist_writes = written(&writes_before, &snapshot(client, &ns).await?)
+        + (seen.lock().map_err(|_| "lock")?.len() - events_before);
+    op.stop()?;
+    watch.abort();
+    let load_end = loadavg();
+
+    // Leave the control plane as it was (there is no namespace controller to do it).
+    let dp = DeleteParams::default();
+    let _ = deploys.delete_collection(&dp, &ListParams::default()).await;
+    let _ = Api::<Event>::namespaced(client.clone(), &ns).delete_collection(&dp, &ListParams::default()).await;
+    let _ = cms.delete_collection(&dp, &ListParams::default()).await;
+    let _ = Api::<Namespace>::all(client.clone()).delete(&ns, &dp).await;
+
+    let mib = |kib: u64| (kib as f64 / 1024.0 * 10.0).round() / 10.0;
+    Ok(json!({
+        "n": n,
+        "rate": rate,
+        "changes": changes,
+        "deployment_json_bytes": bytes / n.max(1),
+        "raw_list_s": round(raw_list.as_secs_f64()),
+        "cold_start_s": round(cold_start.as_secs_f64()),
+        "cold_start_target_s": round(1.5 * raw_list.as_secs_f64() + 2.0),
+        "rss_mib": mib(rss),
+        "rss_peak_mib": mib(hwm),
+        "rss_caches_only_mib": mib(rss_caches),
+        "rss_settled_after_cold_start_mib": mib(rss_settled),
+        "p50_ms": round(pct(0.5)),
+        "p99_ms": round(pct(0.99)),
+        "cpu_ms_per_change": round(cpu_ms as f64 / changes as f64),
+        "missing": missing,
+        "spurious": spurious,
+        "noop_relist_writes": relist_writes,
+        "load_start": load_start,
+        "load_end": load_end,
+    }))
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// (expected Events never seen, Events seen that no change explains, latency of each change to
+/// its first Event).
+fn unmatched(
+    expected: &[(usize, Vec<String>, Instant)],
+    seen: &[(String, String, Instant)],
+) -> (usize, usize, Vec<Duration>) {
+    let mut pool: Vec<Option<&(String, String, Instant)>> = seen.iter().map(Some).collect();
+    let mut missing = 0;
+    let mut latencies = Vec::new();
+    for (i, reasons, at) in expected {
+        let d = name(*i);
+        let mut first: Option<Instant> = None;
+        for reason in reasons {
+            let found = pool.iter_mut().find(|e| e.is_some_and(|(r, who, t)| r == reason && *who == d && t >= at));
+            match found {
+                Some(slot) => {
+                    let t = slot.map(|e| e.2);
+                    *slot = None;
+                    first = match (first, t) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (None, b) => b,
+                        (a, None) => a,
+                    };
+                }
+                None => missing += 1,
+            }
+        }
+        if let Some(t) = first {
+            latencies.push(t.duration_since(*at));
+        }
+    }
+    let spurious = pool.iter().filter(|e| e.is_some()).count();
+    (missing, spurious, latencies)
+}
+
+/// Records every Event created after the watch's initial list: (reason, regarding, when seen).
+async fn watch_events(
+    client: Client,
+    ns: String,
+    seen: Arc<Mutex<Vec<(String, String, Instant)>>>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let api: Api<Event> = Api::namespaced(client, &ns);
+    let mut ready = Some(ready);
+    let mut s = watcher(api, watcher::Config::default()).boxed();
+    while let Some(e) = s.next().await {
+        match e {
+            Ok(watcher::Event::InitDone) => {
+                if let Some(r) = ready.take() {
+                    let _ = r.send(());
+                }
+            }
+            Ok(watcher::Event::Apply(ev)) => {
+                let who = ev.regarding.as_ref().and_then(|r| r.name.clone()).unwrap_or_default();
+                if let Ok(mut v) = seen.lock() {
+                    v.push((ev.reason.clone().unwrap_or_default(), who, Instant::now()));
+                }
+            }
+            _ => {}
+        }
     }
 }
 
-/// Resource versions summed as a change counter (each write bumps one), plus Event count.
-async fn writes_snapshot(client: &Client, ns: &str) -> Res<Writes> {
-    let rv = |s: Option<String>| s.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+/// What natsguard writes to besides Events (counted by the watch): the policy, the ledgers and
+/// the incidents, by resourceVersion.
+async fn snapshot(client: &Client, ns: &str) -> Res<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
     let p = Api::<NatsTransportPolicy>::namespaced(client.clone(), ns).get("bench").await?;
-    let incidents = Api::<NatsTransportIncident>::namespaced(client.clone(), ns).list(&ListParams::default()).await?;
-    let events = Api::<Event>::namespaced(client.clone(), ns).list(&ListParams::default()).await?;
-    Ok(Writes {
-        policy: rv(p.resource_version()),
-        incidents: incidents.items.iter().map(|i| rv(i.metadata.resource_version.clone())).sum(),
-        events: events.items.iter().map(|e| e.series.as_ref().map_or(1, |s| s.count as u64)).sum(),
-    })
+    out.insert("policy".to_owned(), p.resource_version().unwrap_or_default());
+    for l in Api::<NatsTransportLedger>::namespaced(client.clone(), ns).list(&ListParams::default()).await? {
+        out.insert(format!("ledger/{}", l.name_any()), l.resource_version().unwrap_or_default());
+    }
+    for i in Api::<NatsTransportIncident>::namespaced(client.clone(), ns).list(&ListParams::default()).await? {
+        out.insert(format!("incident/{}", i.name_any()), i.resource_version().unwrap_or_default());
+    }
+    Ok(out)
 }
 
-fn deployment(name: &str, url: &str, i: usize) -> serde_json::Value {
-    let url_env = if url.is_empty() {
-        json!({"name": "NATS_URL", "valueFrom": {"configMapKeyRef": {"name": "nats", "key": "url"}}})
-    } else {
-        json!({"name": "NATS_URL", "value": url})
-    };
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "labels": {"app": "cordum", "shard": (i % 10).to_string()}},
-        "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
-            "metadata": {"labels": {"app": name}},
-            "spec": {"containers": [{"name": "scheduler", "image": "cordum/scheduler:1",
-                "resources": {"requests": {"cpu": "100m"}},
-                "env": [
-                    {"name": "CORDUM_ENV", "value": "production"},
-                    url_env,
-                    {"name": "NATS_TOKEN", "valueFrom": {"secretKeyRef": {"name": "nats", "key": "token"}}},
-                    {"name": "UNRELATED_SETTING", "value": "x".repeat(64)}
-                ]}]}}}
-    })
+/// Objects written between two snapshots.
+fn written(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> usize {
+    let changed = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).count();
+    changed + before.keys().filter(|k| !after.contains_key(*k)).count()
+}
+
+/// A paged LIST of every Deployment (500 per page, as the operator's watch lists), reading each
+/// page and nothing more: the floor for any cache.
+async fn raw_list(client: &Client, ns: &str) -> Res<Duration> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        metadata: PageMeta,
+        items: Vec<serde::de::IgnoredAny>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PageMeta {
+        #[serde(rename = "continue")]
+        cont: Option<String>,
+    }
+    let started = Instant::now();
+    let mut cont: Option<String> = None;
+    let mut items = 0;
+    loop {
+        let mut url = format!("/apis/apps/v1/namespaces/{ns}/deployments?limit=500");
+        if let Some(c) = &cont {
+            url.push_str(&format!("&continue={c}"));
+        }
+        let req = http::Request::get(url).body(Vec::new())?;
+        let text = client.request_text(req).await?;
+        let page: Page = serde_json::from_str(&text)?;
+        items += page.items.len();
+        cont = page.metadata.cont.filter(|c| !c.is_empty());
+        if cont.is_none() {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    eprintln!("[bench] raw LIST read {items} Deployments");
+    Ok(took)
 }
 
 async fn install_crds(client: &Client) -> Res<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in [NatsTransportPolicy::crd(), NatsTransportIncident::crd()] {
+    for crd in [NatsTransportPolicy::crd(), NatsTransportIncident::crd(), NatsTransportLedger::crd()] {
         api.patch(&crd.name_any(), &PatchParams::apply("bench").force(), &Patch::Apply(&crd)).await?;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -213,14 +400,192 @@ async fn namespace(client: &Client, prefix: &str) -> Res<String> {
     Ok(name)
 }
 
-async fn policy(client: &Client, ns: &str) -> Res<()> {
-    let p: NatsTransportPolicy = serde_json::from_value(json!({
-        "apiVersion": "natsguard.io/v1alpha1", "kind": "NatsTransportPolicy",
-        "metadata": {"name": "bench"}, "spec": {"selector": {"matchLabels": {"app": "cordum"}}}
-    }))?;
+async fn policy(client: &Client, ns: &str, spec: &NatsTransportPolicySpec) -> Res<()> {
+    let p = NatsTransportPolicy::new("bench", spec.clone());
     Api::<NatsTransportPolicy>::namespaced(client.clone(), ns).create(&PostParams::default(), &p).await?;
     Ok(())
 }
+
+// ---- The Deployments ------------------------------------------------------------------------
+
+const SERVICES: [&str; 6] =
+    ["scheduler", "api-gateway", "workflow-engine", "safety-kernel", "context-engine", "worker"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    /// tls:// literal with a CA and a token from a Secret: compliant (the changes flip these).
+    Literal,
+    /// The URL from a ConfigMap key.
+    KeyRef,
+    /// envFrom a ConfigMap.
+    EnvFrom,
+    /// Plaintext in production: a violation.
+    Plaintext,
+}
+
+fn variant(i: usize) -> Variant {
+    match i % 6 {
+        0 | 3 => Variant::Literal,
+        1 => Variant::KeyRef,
+        2 => Variant::EnvFrom,
+        _ => Variant::Plaintext,
+    }
+}
+
+fn name(i: usize) -> String {
+    format!("{}-{i:05}", SERVICES[i % SERVICES.len()])
+}
+
+fn url_of(i: usize) -> &'static str {
+    if i % 12 == 0 {
+        "tls://nats-0.nats.cordum.svc:4222,tls://nats-1.nats.cordum.svc:4222"
+    } else {
+        "tls://nats.cordum.svc:4222"
+    }
+}
+
+fn configmap(i: usize) -> Value {
+    let scheme = if i % 4 == 3 { "nats" } else { "tls" };
+    json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": { "name": format!("cordum-config-{i}"), "labels": { "app.kubernetes.io/part-of": "cordum" } },
+        "data": {
+            "NATS_URL": format!("{scheme}://nats.cordum.svc:4222"),
+            "NATS_TLS_CA": "/etc/nats/tls/ca.crt",
+            "CORDUM_ENV": "production",
+            "REDIS_ADDR": "redis-master.cordum.svc:6379",
+            "LOG_LEVEL": "info",
+            "config.yaml": "server:\n  port: 8080\n  timeouts: {read: 30s, write: 30s}\n".repeat(20)
+        }
+    })
+}
+
+/// One realistic Deployment: Helm-style metadata, 1-3 containers, 10-30 env vars in the main
+/// container, probes, resources, volumes. Deterministic in `i`.
+fn deployment(i: usize) -> Value {
+    let svc = SERVICES[i % SERVICES.len()];
+    let n = name(i);
+    let cm = format!("cordum-config-{}", i % CONFIGMAPS);
+    let mut env = vec![json!({"name": "CORDUM_ENV", "value": "production"})];
+    match variant(i) {
+        Variant::Literal => env.push(json!({"name": "NATS_URL", "value": url_of(i)})),
+        Variant::KeyRef => {
+            env.push(json!({"name": "NATS_URL", "valueFrom": {"configMapKeyRef": {"name": cm, "key": "NATS_URL"}}}))
+        }
+        Variant::EnvFrom => env.push(json!({"name": "SERVICE_NAME", "value": svc})),
+        Variant::Plaintext => env.push(json!({"name": "NATS_URL", "value": "nats://nats.cordum.svc:4222"})),
+    }
+    env.push(json!({"name": "NATS_TLS_CA", "value": "/etc/nats/tls/ca.crt"}));
+    env.push(
+        json!({"name": "NATS_TOKEN", "valueFrom": {"secretKeyRef": {"name": format!("{svc}-nats"), "key": "token"}}}),
+    );
+    let extra = 6 + (i * 13) % 25; // 10-30 in all
+    let pool: [(&str, Value); 16] = [
+        ("POD_NAME", json!({"valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})),
+        ("POD_IP", json!({"valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})),
+        ("LOG_LEVEL", json!({"value": "info"})),
+        ("LOG_FORMAT", json!({"value": "json"})),
+        ("REDIS_ADDR", json!({"valueFrom": {"configMapKeyRef": {"name": cm, "key": "REDIS_ADDR"}}})),
+        ("REDIS_PASSWORD", json!({"valueFrom": {"secretKeyRef": {"name": "redis", "key": "password"}}})),
+        ("POSTGRES_DSN", json!({"valueFrom": {"secretKeyRef": {"name": "postgres", "key": "dsn"}}})),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", json!({"value": "http://otel-collector.observability.svc:4317"})),
+        ("OTEL_SERVICE_NAME", json!({"value": svc})),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            json!({"value": format!("service.namespace=cordum,service.instance.id=$(POD_NAME),deployment={n}")}),
+        ),
+        ("GOMAXPROCS", json!({"valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}})),
+        ("GOMEMLIMIT", json!({"value": "900MiB"})),
+        ("CORDUM_FEATURE_FLAGS", json!({"value": "workflows.v2=true,scheduler.preemption=false,audit.stream=true"})),
+        ("CORDUM_HTTP_ADDR", json!({"value": ":8080"})),
+        ("CORDUM_METRICS_ADDR", json!({"value": ":9090"})),
+        ("CORDUM_SHUTDOWN_GRACE", json!({"value": "25s"})),
+    ];
+    for k in 0..extra {
+        let (key, v) = &pool[k % pool.len()];
+        let mut v = v.clone();
+        v["name"] = json!(if k < pool.len() { key.to_string() } else { format!("{key}_{k}") });
+        env.push(v);
+    }
+    let env_from = if variant(i) == Variant::EnvFrom { json!([{"configMapRef": {"name": cm}}]) } else { json!([]) };
+    let mut containers = vec![json!({
+        "name": svc, "image": format!("ghcr.io/cordum-io/cordum/{svc}:2.9.{}", i % 7),
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["--config=/etc/cordum/config.yaml", "--log-level=info"],
+        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}, {"name": "metrics", "containerPort": 9090, "protocol": "TCP"}],
+        "env": env, "envFrom": env_from,
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "initialDelaySeconds": 10, "periodSeconds": 10},
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5, "failureThreshold": 3},
+        "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "runAsNonRoot": true, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": "config", "mountPath": "/etc/cordum"}, {"name": "nats-tls", "mountPath": "/etc/nats/tls", "readOnly": true}, {"name": "tmp", "mountPath": "/tmp"}]
+    })];
+    if i % 3 != 0 {
+        containers.push(json!({
+            "name": "otel-agent", "image": "otel/opentelemetry-collector-contrib:0.104.0",
+            "args": ["--config=/conf/agent.yaml"],
+            "env": [
+                {"name": "K8S_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                {"name": "K8S_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "k8s.pod.name=$(K8S_POD_NAME),k8s.node.name=$(K8S_NODE_NAME)"},
+                {"name": "GOMEMLIMIT", "value": "160MiB"}
+            ],
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "200Mi"}},
+            "volumeMounts": [{"name": "otel-conf", "mountPath": "/conf"}]
+        }));
+    }
+    if i % 5 == 0 {
+        containers.push(json!({
+            "name": "envoy", "image": "envoyproxy/envoy:v1.30.2",
+            "args": ["-c", "/etc/envoy/envoy.yaml", "--service-cluster", svc],
+            "ports": [{"name": "proxy", "containerPort": 15001}],
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}
+        }));
+    }
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {
+            "name": n,
+            "labels": {
+                "app.kubernetes.io/name": svc, "app.kubernetes.io/instance": "cordum", "app.kubernetes.io/part-of": "cordum",
+                "app.kubernetes.io/component": "control-plane", "app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": "cordum-2.9.0"
+            },
+            "annotations": {
+                "meta.helm.sh/release-name": "cordum", "meta.helm.sh/release-namespace": "cordum",
+                "checksum/config": format!("{:064x}", (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+            }
+        },
+        "spec": {
+            "replicas": 2, "revisionHistoryLimit": 5,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": svc, "app.kubernetes.io/instance": n}},
+            "template": {
+                "metadata": {
+                    "labels": {"app.kubernetes.io/name": svc, "app.kubernetes.io/instance": n, "app.kubernetes.io/part-of": "cordum"},
+                    "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "9090", "checksum/secret": format!("{:032x}", i * 2_654_435_761)}
+                },
+                "spec": {
+                    "serviceAccountName": svc, "terminationGracePeriodSeconds": 30, "priorityClassName": "cordum-control-plane",
+                    "securityContext": {"runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {
+                        "topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": svc}}}}]}},
+                    "tolerations": [{"key": "cordum.io/dedicated", "operator": "Equal", "value": "control-plane", "effect": "NoSchedule"}],
+                    "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": svc}}}],
+                    "containers": containers,
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": cm}},
+                        {"name": "nats-tls", "secret": {"secretName": "nats-client-tls"}},
+                        {"name": "otel-conf", "configMap": {"name": "otel-agent"}},
+                        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
+                    ]
+                }
+            }
+        }
+    })
+}
+
+// ---- The operator process ------------------------------------------------------------------
 
 struct Operator {
     child: Child,
@@ -244,29 +609,54 @@ impl Operator {
     fn get(&self, path: &str) -> Option<String> {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         Some(out)
     }
 
-    async fn wait_ready(&self) -> Res<()> {
-        for _ in 0..600 {
+    async fn wait_ready(&self, limit: Duration) -> Res<()> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
             if self.get("/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err("operator not ready within 60s".into())
+        Err("operator not ready in time".into())
     }
 
-    fn reconciles(&self) -> Res<u64> {
-        let body = self.get("/metrics").ok_or("no metrics")?;
-        let line = body
-            .lines()
-            .find(|l| l.starts_with("natsguard_reconcile_total{result=\"ok\"}"))
-            .ok_or("no reconcile counter")?;
-        Ok(line.rsplit(' ').next().ok_or("bad line")?.parse()?)
+    fn sample(&self, name: &str) -> Option<f64> {
+        let body = self.get("/metrics")?;
+        body.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')).and_then(|v| v.parse().ok()))
+    }
+
+    /// Until no Event is pending and the reconcile counter stood still for a second.
+    async fn wait_idle(&self, limit: Duration) -> Res<()> {
+        let started = Instant::now();
+        let mut last = None;
+        while started.elapsed() < limit {
+            let pending = self.sample("natsguard_events_pending").unwrap_or(1.0);
+            let reconciles = self.sample("natsguard_reconcile_total{result=\"ok\"}");
+            if pending == 0.0 && reconciles.is_some() && reconciles == last {
+                return Ok(());
+            }
+            last = reconciles;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        Err("operator never went idle".into())
+    }
+
+    /// User + system CPU of the process so far, in ms.
+    fn cpu_ms(&self) -> Res<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        let after = stat.rsplit_once(')').map(|(_, r)| r).ok_or("bad stat")?;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name).
+        let ticks: u64 =
+            fields.get(11).ok_or("utime")?.parse::<u64>()? + fields.get(12).ok_or("stime")?.parse::<u64>()?;
+        Ok(ticks * 10)
     }
 
     /// (VmRSS, VmHWM) in KiB.
@@ -292,6 +682,9 @@ impl Operator {
 
 impl Drop for Operator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

@@ -3,7 +3,8 @@
 --   Suspended   spec.suspend is true (the operator does not evaluate the policy)
 --   Progressing no status yet, or status/condition observedGeneration older than metadata.generation,
 --               or Ready/Compliant not decided yet
---   Degraded    IncidentOverdue=True, Ready=False or Compliant=False (message says which, most urgent first)
+--   Degraded    IncidentOverdue=True, Ready=False, Degraded=True (natsguard cannot carry out part of its
+--               work, e.g. write an incident) or Compliant=False (message says which, most urgent first)
 --   Healthy     Ready=True and Compliant=True for the current generation
 local hs = {}
 
@@ -64,10 +65,11 @@ end
 local ready = condition(status, "Ready")
 local compliant = condition(status, "Compliant")
 local overdue = condition(status, "IncidentOverdue")
+local degraded = condition(status, "Degraded")
 
 -- A condition computed for an older generation is not an answer for this one.
 for _, c in ipairs(status.conditions or {}) do
-  local judged = c.type == "Ready" or c.type == "Compliant" or c.type == "IncidentOverdue"
+  local judged = c.type == "Ready" or c.type == "Compliant" or c.type == "IncidentOverdue" or c.type == "Degraded"
   if judged and c.observedGeneration ~= nil and c.observedGeneration < generation then
     hs.status = "Progressing"
     hs.message = "Waiting for natsguard to update condition " .. tostring(c.type) ..
@@ -84,6 +86,11 @@ end
 if ready ~= nil and ready.status == "False" then
   hs.status = "Degraded"
   hs.message = "Policy not ready: " .. msg(ready, "Ready=False")
+  return hs
+end
+if degraded ~= nil and degraded.status == "True" then
+  hs.status = "Degraded"
+  hs.message = "natsguard cannot carry out part of its work: " .. msg(degraded, "Degraded=True")
   return hs
 end
 if compliant ~= nil and compliant.status == "False" then

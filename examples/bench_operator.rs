@@ -437,7 +437,7 @@ fn name(i: usize) -> String {
 }
 
 fn url_of(i: usize) -> &'static str {
-    if i % 12 == 0 {
+    if i.is_multiple_of(12) {
         "tls://nats-0.nats.cordum.svc:4222,tls://nats-1.nats.cordum.svc:4222"
     } else {
         "tls://nats.cordum.svc:4222"
@@ -520,7 +520,7 @@ fn deployment(i: usize) -> Value {
         "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "runAsNonRoot": true, "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": "config", "mountPath": "/etc/cordum"}, {"name": "nats-tls", "mountPath": "/etc/nats/tls", "readOnly": true}, {"name": "tmp", "mountPath": "/tmp"}]
     })];
-    if i % 3 != 0 {
+    if !i.is_multiple_of(3) {
         containers.push(json!({
             "name": "otel-agent", "image": "otel/opentelemetry-collector-contrib:0.104.0",
             "args": ["--config=/conf/agent.yaml"],
@@ -534,7 +534,7 @@ fn deployment(i: usize) -> Value {
             "volumeMounts": [{"name": "otel-conf", "mountPath": "/conf"}]
         }));
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         containers.push(json!({
             "name": "envoy", "image": "envoyproxy/envoy:v1.30.2",
             "args": ["-c", "/etc/envoy/envoy.yaml", "--service-cluster", svc],

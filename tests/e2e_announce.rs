@@ -225,12 +225,13 @@ async fn client_as(admin: &Client, ns: &str, sa: &str) -> Client {
     Client::try_from(config).expect("client")
 }
 
-/// The operator's rights in `ns`, with or without `create` on incidents.
-async fn grant(admin: &Client, ns: &str, sa: &str, incident_create: bool) {
+/// The operator's rights in `ns`, with or without `create` on incidents and on Events.
+async fn grant(admin: &Client, ns: &str, sa: &str, incident_create: bool, events: bool) {
     let mut incident_verbs = vec!["get", "list", "watch", "patch", "delete"];
     if incident_create {
         incident_verbs.push("create");
     }
+    let event_verbs: Vec<&str> = if events { vec!["create", "patch"] } else { vec!["get"] };
     let rules = json!([
         { "apiGroups": ["natsguard.io"], "resources": ["natstransportpolicies"], "verbs": ["get", "list", "watch"] },
         { "apiGroups": ["natsguard.io"], "resources": ["natstransportpolicies/status", "natstransportincidents/status"], "verbs": ["get", "patch"] },
@@ -238,7 +239,7 @@ async fn grant(admin: &Client, ns: &str, sa: &str, incident_create: bool) {
         { "apiGroups": ["natsguard.io"], "resources": ["natstransportledgers"], "verbs": ["get", "list", "watch", "create", "patch", "delete"] },
         { "apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"] },
         { "apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"] },
-        { "apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] }
+        { "apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": event_verbs }
     ]);
     let pp = PatchParams::apply(support::FIELD_MANAGER).force();
     let role = json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
@@ -260,7 +261,7 @@ async fn a_revoked_incident_create_is_degraded_without_stopping_the_rest_and_cle
     support::install_crds(&admin).await;
     let ns = TestNamespace::new(&admin, "degraded").await;
     let n = ns.name();
-    grant(&admin, n, "operator", false).await;
+    grant(&admin, n, "operator", false, true).await;
     let client = client_as(&admin, n, "operator").await;
     create_policy(&admin, n).await;
     let deploys: Api<Deployment> = Api::namespaced(admin.clone(), n);
@@ -292,7 +293,7 @@ async fn a_revoked_incident_create_is_degraded_without_stopping_the_rest_and_cle
     assert!(incidents.list(&ListParams::default()).await.unwrap().items.is_empty());
 
     // The right is back: the incident opens, is announced, and Degraded clears.
-    grant(&admin, n, "operator", true).await;
+    grant(&admin, n, "operator", true, true).await;
     eventually("the incident opened and Degraded=False", || async {
         let open = incidents.list(&ListParams::default()).await.ok()?.items.len();
         let p = policy(&admin, n).await;
@@ -304,6 +305,43 @@ async fn a_revoked_incident_create_is_degraded_without_stopping_the_rest_and_cle
         by.contains_key(&("OverrideActivated".into(), "breakglass".into())).then_some(())
     })
     .await;
+    let by = announced(&admin, n).await;
+    assert!(by.values().all(|c| *c == 1), "each Event once: {by:?}");
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_event_send_is_retried_until_it_goes_through_once() {
+    let admin = support::client().await;
+    support::install_crds(&admin).await;
+    let ns = TestNamespace::new(&admin, "event-retry").await;
+    let n = ns.name();
+    grant(&admin, n, "operator", true, false).await;
+    let client = client_as(&admin, n, "operator").await;
+    create_policy(&admin, n).await;
+    let deploys: Api<Deployment> = Api::namespaced(admin.clone(), n);
+    apply(&deploys, &deployment("plain", json!("nats://nats:4222"), &[], json!({}))).await;
+    let op = Operator::start(&client, n);
+    let p = eventually("Degraded=True: Events not sent", || async {
+        let p = policy(&admin, n).await;
+        let c = condition(&p, "Degraded")?;
+        (c.status == "True" && c.reason == "EventsNotSent").then_some(p)
+    })
+    .await;
+    assert_eq!(p.status.as_ref().unwrap().workloads, 1, "the status is written meanwhile");
+    assert!(announced(&admin, n).await.is_empty());
+
+    grant(&admin, n, "operator", true, true).await;
+    eventually("the Event sent on a retry, and Degraded cleared", || async {
+        let by = announced(&admin, n).await;
+        let p = policy(&admin, n).await;
+        (by.contains_key(&("PlaintextTransport".into(), "plain".into()))
+            && condition(&p, "Degraded")?.status == "False")
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let by = announced(&admin, n).await;
     assert!(by.values().all(|c| *c == 1), "each Event once: {by:?}");
     op.stop().await;

@@ -37,7 +37,7 @@ pub const FIELD_MANAGER: &str = "natsguard";
 const DRAIN: Duration = Duration::from_secs(5);
 /// How long decided Events get to go out once the reconciles are done (those left are decided
 /// again by the next leader, from the durable record).
-const ANNOUNCE_DRAIN: Duration = Duration::from_millis(1500);
+const ANNOUNCE_DRAIN: Duration = Duration::from_secs(1);
 /// The same before the caches have synced: policy reconciles do nothing then, and kube-runtime's
 /// Controllers never finish a graceful shutdown before their store is ready (issue 10: SIGTERM
 /// was ignored until the caches synced), so there is nothing worth waiting for.
@@ -312,7 +312,7 @@ pub async fn run(
     // The Events decided so far go out (briefly), and the record is written, while still leading.
     let _ = announce_stop_tx.send(true);
     for a in announcers {
-        let _ = tokio::time::timeout(ANNOUNCE_DRAIN + Duration::from_millis(500), a).await;
+        let _ = tokio::time::timeout(ANNOUNCE_DRAIN + Duration::from_millis(250), a).await;
     }
     if let Some(elector) = elector {
         elector.step_down(RELEASE).await;

@@ -162,8 +162,11 @@ pub async fn run<K>(
                 }
                 item = stream.next() => match item {
                     Some(Ok(event)) => {
-                        health.progressed();
-                        backoff = backon::BackoffBuilder::build(backoff_builder);
+                        // `Init` starts every list attempt, also one about to fail: not progress.
+                        if !matches!(event, watcher::Event::Init) {
+                            health.progressed();
+                            backoff = backon::BackoffBuilder::build(backoff_builder);
+                        }
                         handle(event);
                     }
                     Some(Err(e)) => {
@@ -184,6 +187,31 @@ pub async fn run<K>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Against an address nobody listens on, a stream keeps retrying on its own short backoff
+    /// (never a long wait), reports itself stale, and stops at once when asked.
+    #[tokio::test]
+    async fn a_failing_stream_retries_quickly_and_shows_as_stale() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = Client::try_from(config).unwrap();
+        let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, "x");
+        let health = std::sync::Arc::new(StreamHealth::new("configmaps", Some("x")));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(api, watcher::Config::default(), health.clone(), None, |_| {}, async move {
+            let _ = stop_rx.await;
+        }));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        // 0.25 + 0.5 + 1 + 2 (with jitter) fit in 4 s: at least 3 attempts, however unlucky.
+        assert!(health.errors() >= 3, "{} errors in 4 s", health.errors());
+        assert!(
+            health.stale_seconds() >= 3.5,
+            "stale for {} s after {} errors",
+            health.stale_seconds(),
+            health.errors()
+        );
+        let _ = stop_tx.send(());
+        tokio::time::timeout(Duration::from_secs(1), task).await.expect("stops at once").unwrap();
+    }
 
     #[test]
     fn a_stream_is_stale_only_while_it_fails() {

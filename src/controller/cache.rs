@@ -8,7 +8,7 @@ use super::metrics::Metrics;
 use super::watch::{self, StreamHealth, scope_api};
 use crate::crd::{NatsTransportIncident, NatsTransportLedger, NatsTransportPolicy};
 use crate::env::{ConfigMapLookup, Lookup};
-use crate::plan::{Touched, World};
+use crate::plan::{self, Touched, World};
 use crate::slim::{ANNOTATION_PREFIX, ConfigMapRecord, DeploymentRecord, Relevance, SlimConfigMap, SlimWorkload};
 use crate::workload::PodEnv;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -703,5 +703,89 @@ impl ConfigMapLookup for PodConfigMaps {
             Some(Some(None)) => Lookup::Absent,
             Some(None) | None => Lookup::Unknown,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cache() -> Arc<Cache> {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = Client::try_from(config).unwrap();
+        let metrics = Metrics::default();
+        // The watch tasks are not spawned: events are fed by hand.
+        let (cache, _, _) = Cache::new(client, Some("ns".into()), &metrics, || Box::pin(std::future::pending()));
+        cache
+    }
+
+    fn deployment(name: &str, key: &str) -> DeploymentRecord {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("u-{name}"), "generation": 1},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "env": [
+                {"name": "NATS_URL", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": key}}},
+                {"name": "UNRELATED", "value": "x"}
+            ]}]}}}
+        }))
+        .unwrap()
+    }
+
+    fn configmap(url: &str) -> ConfigMapRecord {
+        serde_json::from_value(json!({"metadata": {"name": "cm", "namespace": "ns"},
+            "data": {"url": url, "other": "tls://other", "big": "x".repeat(10_000)}}))
+        .unwrap()
+    }
+
+    fn kept(c: &Cache) -> BTreeMap<String, String> {
+        c.read().namespaces["ns"].configmaps["cm"].value.data.clone()
+    }
+
+    #[tokio::test]
+    async fn configmaps_keep_the_keys_workloads_reach_and_say_when_a_fetch_is_needed() {
+        let c = cache();
+        c.on_deployment(watcher::Event::Init);
+        c.on_deployment(watcher::Event::InitApply(deployment("a", "url")));
+        c.on_deployment(watcher::Event::InitDone);
+        c.on_configmap(watcher::Event::Init);
+        c.on_configmap(watcher::Event::InitApply(configmap("tls://a")));
+        c.on_configmap(watcher::Event::InitDone);
+        assert_eq!(kept(&c), BTreeMap::from([("url".to_string(), "tls://a".to_string())]));
+        assert!(c.uncovered("ns", None).is_empty());
+        // A new workload reads another key of the same ConfigMap: not kept yet, so fetch first.
+        c.on_deployment(watcher::Event::Apply(deployment("b", "other")));
+        assert_eq!(c.uncovered("ns", Some(&["b".to_string()])), ["cm"]);
+        assert!(c.uncovered("ns", Some(&["a".to_string()])).is_empty());
+        assert!(c.put_configmap(configmap("tls://a")), "the newly kept key changes what evaluation reads");
+        assert_eq!(kept(&c).len(), 2);
+        assert!(c.uncovered("ns", None).is_empty());
+        // A key nobody reaches any more is dropped at the next update.
+        c.on_deployment(watcher::Event::Delete(deployment("b", "other")));
+        c.put_configmap(configmap("tls://a"));
+        assert_eq!(kept(&c).len(), 1);
+        // The slim records drop what no policy reads.
+        let w = plan::World::workload(&c.view("ns"), "a").unwrap();
+        assert_eq!(w.pod.containers[0].env.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_relist_drops_what_it_did_not_see_and_marks_it() {
+        let c = cache();
+        c.write().namespaces.entry("ns".into()).or_default().policies.push("p".into());
+        c.on_deployment(watcher::Event::Init);
+        for n in ["a", "b", "c"] {
+            c.on_deployment(watcher::Event::InitApply(deployment(n, "url")));
+        }
+        c.on_deployment(watcher::Event::InitDone);
+        let key = ("ns".to_string(), "p".to_string());
+        c.take_touched(&key);
+        // A 410 and a new list: b is gone, c changed, a is the same.
+        c.on_deployment(watcher::Event::Init);
+        c.on_deployment(watcher::Event::InitApply(deployment("a", "url")));
+        c.on_deployment(watcher::Event::InitApply(deployment("c", "other")));
+        c.on_deployment(watcher::Event::InitDone);
+        let touched = c.take_touched(&key);
+        assert_eq!(touched.names.into_iter().collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(plan::World::names(&c.view("ns")).len(), 2);
     }
 }

@@ -8,7 +8,7 @@ use super::metrics::Metrics;
 use super::watch::{self, StreamHealth, scope_api};
 use crate::crd::{NatsTransportIncident, NatsTransportLedger, NatsTransportPolicy};
 use crate::env::{ConfigMapLookup, Lookup};
-use crate::plan::{self, Touched, World};
+use crate::plan::{Touched, World};
 use crate::slim::{ANNOTATION_PREFIX, ConfigMapRecord, DeploymentRecord, Relevance, SlimConfigMap, SlimWorkload};
 use crate::workload::PodEnv;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -764,7 +764,7 @@ mod tests {
         c.put_configmap(configmap("tls://a"));
         assert_eq!(kept(&c).len(), 1);
         // The slim records drop what no policy reads.
-        let w = plan::World::workload(&c.view("ns"), "a").unwrap();
+        let w = World::workload(&c.view("ns"), "a").unwrap();
         assert_eq!(w.pod.containers[0].env.len(), 1);
     }
 
@@ -786,6 +786,6 @@ mod tests {
         c.on_deployment(watcher::Event::InitDone);
         let touched = c.take_touched(&key);
         assert_eq!(touched.names.into_iter().collect::<Vec<_>>(), ["b", "c"]);
-        assert_eq!(plan::World::names(&c.view("ns")).len(), 2);
+        assert_eq!(World::names(&c.view("ns")).len(), 2);
     }
 }

@@ -599,7 +599,7 @@ impl Operator {
             .args(["run", "--namespace", ns, "--http-addr", &format!("127.0.0.1:{port}")])
             // One local process: no Lease to wait for if an earlier run was killed holding one.
             .arg("--leader-election=false")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", std::env::var("NATSGUARD_BENCH_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;

@@ -8,7 +8,7 @@ use super::cache::{Cache, PolicyKey};
 use super::metrics::Metrics;
 use super::publish::{self, Reporter};
 use super::{FIELD_MANAGER, Leadership};
-use crate::crd::NatsTransportLedger;
+use crate::crd::{NatsTransportLedger, NatsTransportPolicyStatus};
 use crate::ledger;
 use crate::notices::Notice;
 use crate::plan::PolicyState;
@@ -40,6 +40,8 @@ pub struct Shared {
     /// Workloads one of whose Events was sent, not yet told to the record.
     confirmed: Mutex<Vec<String>>,
     problems: Mutex<Problems>,
+    /// The status last computed, for the policy's status writer (`super::policy`).
+    status: tokio::sync::watch::Sender<Option<NatsTransportPolicyStatus>>,
 }
 
 /// What the announcer could not do for a policy (shown as `Degraded` by its reconcile).
@@ -51,7 +53,37 @@ pub struct Problems {
 
 impl Shared {
     pub fn new(key: PolicyKey, uid: String, state: PolicyState) -> Self {
-        Self { key, uid, state: Mutex::new(state), confirmed: Mutex::default(), problems: Mutex::default() }
+        Self {
+            key,
+            uid,
+            state: Mutex::new(state),
+            confirmed: Mutex::default(),
+            problems: Mutex::default(),
+            status: tokio::sync::watch::Sender::new(None),
+        }
+    }
+
+    /// The status last computed, if any since this state was made.
+    pub fn last_status(&self) -> Option<NatsTransportPolicyStatus> {
+        self.status.borrow().clone()
+    }
+
+    /// Hand a computed status to the status writer: it looks again when the status changed, or
+    /// when what the API server holds differs from it (another writer changed it).
+    pub fn desire(&self, status: NatsTransportPolicyStatus, stored: Option<&NatsTransportPolicyStatus>) {
+        let stored_differs = stored != Some(&status);
+        self.status.send_if_modified(|s| {
+            if s.as_ref() == Some(&status) && !stored_differs {
+                return false;
+            }
+            *s = Some(status);
+            true
+        });
+    }
+
+    /// What the status writer follows.
+    pub fn statuses(&self) -> tokio::sync::watch::Receiver<Option<NatsTransportPolicyStatus>> {
+        self.status.subscribe()
     }
 
     pub fn problems(&self) -> Problems {

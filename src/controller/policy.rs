@@ -187,6 +187,7 @@ pub(super) fn now() -> Timestamp {
 }
 
 async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> Result<Action, Error> {
+    let began = Instant::now();
     let now = now();
     let ns = policy.namespace().ok_or_else(|| Error::NoNamespace(policy.name_any()))?;
     let name = policy.name_any();
@@ -194,8 +195,12 @@ async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> R
     if policy.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let previous = policy.status.as_ref();
     let policy_ref = policy.object_ref(&());
+    // What the status was computed from last time: this replica's last computation (its write
+    // may still be on the way), else what the API server holds.
+    let shared = shared_state(ctx, policy);
+    let last = shared.last_status();
+    let previous = last.as_ref().or(policy.status.as_ref());
 
     let compiled = match validation::compile(&policy.spec) {
         Ok(c) => c,
@@ -212,10 +217,10 @@ async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> R
                 now,
             });
             if let Some(n) = notices::policy(previous, &status) {
-                let shared = shared_state(ctx, policy);
+                let shared = shared.clone();
                 ctx.outbox.send(Item { shared, workload: None, notice: n, regarding: policy_ref, related: None });
             }
-            write_status(ctx, &ns, &name, previous, &status).await?;
+            shared.desire(status, policy.status.as_ref());
             ctx.metrics.forget_policy(&ns, &name);
             return Ok(Action::await_change());
         }
@@ -231,12 +236,11 @@ async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> R
             degraded: None,
             now,
         });
-        write_status(ctx, &ns, &name, previous, &status).await?;
+        shared.desire(status, policy.status.as_ref());
         return Ok(Action::await_change());
     }
 
     // Observe: what changed, and the ConfigMaps the cache keeps too few keys of for it.
-    let shared = shared_state(ctx, policy);
     let touched = ctx.cache.take_touched(&key);
     let full = touched.all || shared.state.lock().map(|s| s.generation != policy.metadata.generation).unwrap_or(true);
     let names: Vec<String> = touched.names.iter().cloned().collect();
@@ -282,6 +286,7 @@ async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> R
         .flatten()
     };
     let Some(planned) = planned else { return Err(Error::Internal("the planner stopped".into())) };
+    let planned_at = Instant::now();
     ctx.metrics.evaluated(planned.evaluated as u64);
 
     // Apply: each incident on its own.
@@ -385,7 +390,16 @@ async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> R
     });
     gauges.violations = u64::try_from(status.violations).unwrap_or(0);
     ctx.metrics.set_policy(&ns, &name, gauges);
-    write_status(ctx, &ns, &name, previous, &status).await?;
+    // The status writer writes it (or a later one) off this path, so the next change waits for
+    // no status write.
+    shared.desire(status, policy.status.as_ref());
+    tracing::debug!(
+        policy = %name,
+        evaluated = planned.evaluated,
+        plan = ?planned_at.duration_since(began),
+        apply = ?planned_at.elapsed(),
+        "reconciled"
+    );
 
     let wait = planned
         .wakeup
@@ -417,8 +431,73 @@ fn shared_state(ctx: &Context, policy: &NatsTransportPolicy) -> Arc<Shared> {
     };
     tracing::debug!(policy = %key.1, namespace = %key.0, shards = shards.len(), entries = record.len(), "loaded the announced record");
     let shared = Arc::new(Shared::new(key.clone(), uid, PolicyState { record, ..Default::default() }));
-    states.insert(key, shared.clone());
+    states.insert(key.clone(), shared.clone());
+    let writer = StatusWriter {
+        client: ctx.client.clone(),
+        cache: ctx.cache.clone(),
+        metrics: ctx.metrics.clone(),
+        leadership: ctx.leadership.clone(),
+        key,
+    };
+    tokio::spawn(writer.run(shared.statuses()));
     shared
+}
+
+/// Writes one policy's status: the latest computed one, when it differs from what the API server
+/// holds, one write at a time (a newer status replaces one not written yet). It stops when the
+/// policy's state goes (policy deleted, leadership lost).
+struct StatusWriter {
+    client: Client,
+    cache: Arc<Cache>,
+    metrics: Arc<Metrics>,
+    leadership: super::Leadership,
+    key: PolicyKey,
+}
+
+impl StatusWriter {
+    async fn run(self, mut rx: tokio::sync::watch::Receiver<Option<NatsTransportPolicyStatus>>) {
+        let (ns, name) = &self.key;
+        let mut failures = 0u32;
+        // What this writer wrote last, and the resourceVersion it got: until the cache has seen
+        // that version, it is what the API server holds. (etcd revisions are numbers; were one
+        // not, the cache is taken as current: at worst one write too many.)
+        let mut written: Option<(u64, NatsTransportPolicyStatus)> = None;
+        loop {
+            if failures == 0 && rx.changed().await.is_err() {
+                return;
+            }
+            let Some(desired) = rx.borrow_and_update().clone() else { continue };
+            let cached = self.cache.policies.get(&ObjectRef::new(name).within(ns));
+            let cached_version = cached.as_ref().and_then(|p| p.resource_version()).and_then(|v| v.parse::<u64>().ok());
+            let current = match &written {
+                Some((version, status)) if cached_version.is_none_or(|c| c < *version) => Some(status.clone()),
+                _ => cached.and_then(|p| p.status.clone()),
+            };
+            if current.as_ref() == Some(&desired) || !self.leadership.is_leading() {
+                failures = 0;
+                continue;
+            }
+            let api: Api<NatsTransportPolicy> = Api::namespaced(self.client.clone(), ns);
+            match write_status(&api, name, &desired).await {
+                Ok(version) => {
+                    failures = 0;
+                    written = version.map(|v| (v, desired));
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let delay = Duration::from_millis(250u64 << failures.min(6)).min(BACKOFF_MAX);
+                    self.metrics.reconcile_failed("policy", e.kind());
+                    tracing::warn!(policy = %name, namespace = %ns, error = %e, retry_in = ?delay, "status write failed");
+                    // Retry after the delay, or at once with a newer status.
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        changed = rx.changed() => if changed.is_err() { return },
+                    }
+                    rx.mark_changed();
+                }
+            }
+        }
+    }
 }
 
 /// Carry out one incident step; on success, the incident's reference and its Events.
@@ -464,25 +543,19 @@ async fn apply_step(
     }
 }
 
-/// Server-side apply the status, only when it differs from what is stored.
+/// Server-side apply the status; the resourceVersion it got, when it is a number.
 async fn write_status(
-    ctx: &Context,
-    ns: &str,
+    api: &Api<NatsTransportPolicy>,
     name: &str,
-    previous: Option<&NatsTransportPolicyStatus>,
     status: &NatsTransportPolicyStatus,
-) -> Result<(), Error> {
-    if previous == Some(status) {
-        return Ok(());
-    }
-    let api: Api<NatsTransportPolicy> = Api::namespaced(ctx.client.clone(), ns);
+) -> Result<Option<u64>, Error> {
     let patch = json!({
         "apiVersion": "natsguard.io/v1alpha1",
         "kind": "NatsTransportPolicy",
         "status": status,
     });
-    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    Ok(())
+    let written = api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Ok(written.resource_version().and_then(|v| v.parse().ok()))
 }
 
 /// Create the incident under a name derived from (policy, Deployment uid, generation,

@@ -161,8 +161,11 @@ impl Announcer {
         let mut queue: VecDeque<Pending> = VecDeque::new();
         let mut retries: Vec<(Instant, Pending)> = Vec::new();
         let mut inflight = FuturesUnordered::new();
-        let mut flush = tokio::time::interval(FLUSH_EVERY);
-        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The record is written by a task of its own: a slow shard write never holds an Event.
+        let (flushed_tx, flushed_rx) = tokio::sync::watch::channel(false);
+        let flusher = tokio::spawn(self.clone_for_flush().flush_loop(flushed_rx));
         let mut stop = std::pin::pin!(stop);
         let mut deadline: Option<tokio::time::Instant> = None;
         loop {
@@ -196,12 +199,11 @@ impl Announcer {
                     None => deadline = Some(tokio::time::Instant::now() + drain),
                 },
                 Some((p, result)) = inflight.next(), if !inflight.is_empty() => self.done(p, result, &mut retries),
-                _ = flush.tick() => {
+                _ = tick.tick() => {
                     let now = Instant::now();
                     let (due, later): (Vec<_>, Vec<_>) = retries.drain(..).partition(|(at, _)| *at <= now);
                     retries = later;
                     queue.extend(due.into_iter().map(|(_, p)| p));
-                    self.flush().await;
                 }
                 _ = &mut stop, if deadline.is_none() => {
                     deadline = Some(tokio::time::Instant::now() + drain);
@@ -218,7 +220,18 @@ impl Announcer {
                 "stopping with Events unsent; the next leader announces them"
             );
         }
-        self.flush().await;
+        // The flusher writes once more what the Events sent so far allow, and stops.
+        let _ = flushed_tx.send(true);
+        let _ = flusher.await;
+    }
+
+    fn clone_for_flush(&self) -> Flusher {
+        Flusher {
+            client: self.client.clone(),
+            states: self.states.clone(),
+            cache: self.cache.clone(),
+            leadership: self.leadership.clone(),
+        }
     }
 
     fn done(&self, p: Pending, result: Result<(), kube::Error>, retries: &mut Vec<(Instant, Pending)>) {
@@ -249,6 +262,29 @@ impl Announcer {
                 }
             }
         }
+    }
+}
+
+/// Writes the ledger shards of every policy as the Events they wait for are sent.
+struct Flusher {
+    client: Client,
+    states: States,
+    cache: Arc<Cache>,
+    leadership: Leadership,
+}
+
+impl Flusher {
+    /// Every [`FLUSH_EVERY`] until `last` turns true, then once more.
+    async fn flush_loop(self, mut last: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.flush().await,
+                done = last.changed() => if done.is_err() || *last.borrow() { break },
+            }
+        }
+        self.flush().await;
     }
 
     /// Write the ledger shards that changed, for every policy.

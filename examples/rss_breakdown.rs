@@ -15,7 +15,7 @@ use natsguard::env::ConfigMaps;
 use natsguard::evaluate::{EvalContext, WorkloadInput, evaluate_workload};
 use natsguard::index::{Entry, PolicyIndex};
 use natsguard::ledger::{self, Record};
-use natsguard::slim::{DeploymentRecord, Relevance, SlimWorkload};
+use natsguard::slim::{DeploymentRecord, Interner, Relevance, SlimWorkload};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -64,6 +64,7 @@ fn main() {
     // The cache: slim records by name.
     let before = live();
     let mut cache: HashMap<String, Arc<SlimWorkload>> = HashMap::new();
+    let mut interner = Interner::default();
     let mut json_bytes = 0;
     for i in 0..n {
         let mut d = cordum_like::deployment(i);
@@ -72,7 +73,7 @@ fn main() {
         let text = serde_json::to_string(&d).unwrap_or_default();
         json_bytes += text.len();
         let Ok(record) = serde_json::from_str::<DeploymentRecord>(&text) else { continue };
-        cache.insert(cordum_like::name(i), Arc::new(relevance.slim(record)));
+        cache.insert(cordum_like::name(i), Arc::new(relevance.slim(record, &mut interner)));
     }
     let slim = live() - before;
     let labels: usize =
@@ -118,7 +119,7 @@ fn main() {
             "whole_deployments_mib": mib(whole_bytes),
             "slim_records_mib": mib(slim),
             "slim_bytes_per_workload": slim / n.max(1) as isize,
-            "of_which_labels_mib": mib(labels as isize),
+            "interned_strings": interner.len(),
             "index_mib": mib(index_bytes),
             "index_bytes_per_workload": index_bytes / n.max(1) as isize,
             "findings_per_workload": findings as f64 / n.max(1) as f64,

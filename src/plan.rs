@@ -139,9 +139,7 @@ pub fn plan(
     let mut out = Planned::default();
     let mut planned: BTreeSet<(String, Override)> = BTreeSet::new();
     for name in &names {
-        let selected = world
-            .workload(name)
-            .filter(|w| w.metadata.deletion_timestamp.is_none() && policy.compiled.selects(w.labels()));
+        let selected = world.workload(name).filter(|w| !w.meta.deleting && policy.compiled.selects(&w.labels()));
         let Some(w) = selected else {
             // Gone or out of scope: out of the index and the record, no Event; its incidents are
             // resolved below.
@@ -163,15 +161,11 @@ pub fn plan(
             _ => {
                 out.evaluated += 1;
                 let pod = w.pod.to_pod_env();
-                let input = WorkloadInput {
-                    namespace: w.metadata.namespace.as_deref().unwrap_or_default(),
-                    name,
-                    annotations: w.annotations(),
-                    pod: &pod,
-                };
+                let input =
+                    WorkloadInput { namespace: &w.meta.namespace, name, annotations: w.annotations(), pod: &pod };
                 let report = evaluate_workload(policy.spec, &input, world.configmaps(), &ctx);
                 state.index.set_timer(name, next_change(&report, w.annotations(), &ctx, now));
-                let generation = w.metadata.generation.unwrap_or(0).max(0) as u64;
+                let generation = w.generation();
                 state.index.insert(name, Entry::new(w.uid().to_owned(), generation, fingerprint, report.clone()));
                 report
             }
@@ -181,7 +175,7 @@ pub fn plan(
         out.notices.extend(notices);
 
         let observation = Observation::Evaluated { report: &report, annotations: w.annotations() };
-        let generation = w.metadata.generation.unwrap_or(0).max(0) as u64;
+        let generation = w.generation();
         for (o, incident) in Override::ALL.into_iter().zip(incidents) {
             let target = Target { policy: policy.name, deployment: name, uid: w.uid(), r#override: o };
             let plan = lifecycle::plan(target, &observation, incident.as_deref(), policy.compiled.timing, now);
@@ -214,7 +208,7 @@ pub fn plan(
                 r#override: o,
                 incident: None,
                 plan,
-                generation: w.metadata.generation.unwrap_or(0).max(0) as u64,
+                generation: w.generation(),
             });
         }
     }
@@ -320,7 +314,7 @@ pub fn is_open(i: &NatsTransportIncident) -> bool {
 mod tests {
     use super::*;
     use crate::env::{ConfigMaps, Lookup};
-    use crate::slim::{DeploymentRecord, Relevance};
+    use crate::slim::{DeploymentRecord, Interner, Relevance};
     use crate::validation;
     use serde_json::json;
     use std::cell::Cell;
@@ -363,7 +357,7 @@ mod tests {
             ]}]}}}
         }))
         .unwrap();
-        Arc::new(Relevance::default().slim(r))
+        Arc::new(Relevance::default().slim(r, &mut Interner::default()))
     }
 
     fn world(n: usize) -> Fake {
@@ -462,7 +456,7 @@ mod tests {
             ]}]}}}
         }))
         .unwrap();
-        w.workloads.insert("huge".into(), Arc::new(Relevance::default().slim(r)));
+        w.workloads.insert("huge".into(), Arc::new(Relevance::default().slim(r, &mut Interner::default())));
         w.workloads.insert("plain".into(), workload("plain", "nats://nats:4222", json!({"app": "cordum"})));
         let url = format!("nats://user:pass@{}:4222,tls://{}", "h".repeat(1 << 20), "x%".repeat(1 << 18));
         w.cms.insert("ns", "big", [("url".to_string(), url)].into());
@@ -505,7 +499,7 @@ mod tests {
             ]}]}}}
         }))
         .unwrap();
-        w.workloads.insert("bg".into(), Arc::new(Relevance::default().slim(r)));
+        w.workloads.insert("bg".into(), Arc::new(Relevance::default().slim(r, &mut Interner::default())));
         let mut state = PolicyState::default();
         for round in 0..3 {
             let touched = if round == 0 { Touched::everything() } else { Touched::default() };

@@ -23,6 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// The prefix of the annotations natsguard reads on a Deployment; the others are dropped.
 pub const ANNOTATION_PREFIX: &str = "natsguard.io/";
@@ -94,41 +95,85 @@ impl Relevance {
         self.names.is_empty()
     }
 
-    /// Keep of `record` what evaluation under these names reads.
-    pub fn slim(&self, record: DeploymentRecord) -> SlimWorkload {
+    /// Keep of `record` what evaluation under these names reads, its strings shared through
+    /// `interner` (names, images, variable names and values, label keys and values repeat across
+    /// Deployments).
+    pub fn slim(&self, record: DeploymentRecord, interner: &mut Interner) -> SlimWorkload {
         let DeploymentRecord { metadata, pod } = record;
-        let keep = |c: SlimContainer| self.slim_container(c);
-        let pod = SlimPod {
-            init_containers: pod.init_containers.into_vec().into_iter().map(keep).collect(),
-            containers: pod.containers.into_vec().into_iter().map(keep).collect(),
-        };
-        let needs = Needs::of(&pod, self);
-        SlimWorkload { metadata, pod, needs }
+        let mut keep = |c: SlimContainer| self.slim_container(c, interner);
+        let init_containers = pod.init_containers.into_vec().into_iter().map(&mut keep).collect();
+        let containers = pod.containers.into_vec().into_iter().map(&mut keep).collect();
+        let pod = SlimPod { init_containers, containers };
+        let needs = Needs::of(&pod, self, interner);
+        SlimWorkload { meta: SlimMeta::of(metadata, interner), pod, needs }
     }
 
-    fn slim_container(&self, c: SlimContainer) -> SlimContainer {
-        let wanted = self.wanted(&c);
-        let env = c.env.into_vec().into_iter().filter(|v| wanted.contains(&*v.name)).collect();
-        SlimContainer { env, ..c }
+    fn slim_container(&self, c: SlimContainer, interner: &mut Interner) -> SlimContainer {
+        let extra = self.referenced(&c);
+        let env = c
+            .env
+            .into_vec()
+            .into_iter()
+            .filter(|v| self.names.contains(&*v.name) || extra.contains(&*v.name))
+            .map(|v| v.interned(interner))
+            .collect();
+        let env_from = c.env_from.into_vec().into_iter().map(|f| f.interned(interner)).collect();
+        SlimContainer { name: interner.intern(&c.name), image: c.image.map(|i| interner.intern(&i)), env, env_from }
     }
 
-    /// The names whose definitions evaluation of `c` can read: the policies' variables and,
+    /// The names beyond the policies' variables whose definitions evaluation of `c` can read:
     /// transitively, what a kept literal value refers to with `$(NAME)`.
-    fn wanted(&self, c: &SlimContainer) -> BTreeSet<String> {
-        let mut wanted: BTreeSet<String> = self.names.clone();
-        let mut frontier: Vec<String> = wanted.iter().cloned().collect();
-        while let Some(name) = frontier.pop() {
-            for var in c.env.iter().filter(|v| *v.name == *name) {
-                if let Source::Value(value) = &var.source {
-                    for r in crate::env::references(value) {
-                        if wanted.insert(r.clone()) {
-                            frontier.push(r);
-                        }
+    fn referenced(&self, c: &SlimContainer) -> BTreeSet<String> {
+        let mut extra: BTreeSet<String> = BTreeSet::new();
+        let mut frontier: Vec<&Var> = c.env.iter().filter(|v| self.names.contains(&*v.name)).collect();
+        while let Some(var) = frontier.pop() {
+            if let Source::Value(value) = &var.source {
+                for r in crate::env::references(value) {
+                    if !self.names.contains(&r) && extra.insert(r.clone()) {
+                        frontier.extend(c.env.iter().filter(|v| *v.name == *r));
                     }
                 }
             }
         }
-        wanted
+        extra
+    }
+}
+
+/// Shares equal strings between cached records (one allocation per distinct string). Strings
+/// no record holds any more go at the next [`Interner::sweep`].
+#[derive(Debug, Default)]
+pub struct Interner {
+    set: std::collections::HashSet<Arc<str>>,
+    swept_at: usize,
+}
+
+impl Interner {
+    /// The shared copy of `s`.
+    pub fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(shared) = self.set.get(s) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(s);
+        self.set.insert(shared.clone());
+        if self.set.len() > 2 * self.swept_at + 4096 {
+            self.sweep();
+        }
+        shared
+    }
+
+    /// Drop the strings only the interner holds.
+    pub fn sweep(&mut self) {
+        self.set.retain(|s| Arc::strong_count(s) > 1);
+        self.set.shrink_to_fit();
+        self.swept_at = self.set.len();
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
     }
 }
 
@@ -143,49 +188,86 @@ pub struct DeploymentRecord {
 /// What the operator keeps of one Deployment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SlimWorkload {
-    /// Name, namespace, uid, resourceVersion, generation, labels, `natsguard.io/` annotations,
-    /// deletionTimestamp.
-    pub metadata: ObjectMeta,
+    pub meta: SlimMeta,
     pub pod: SlimPod,
     /// The ConfigMaps and keys its kept entries can reach.
     pub needs: Needs,
 }
 
+/// A Deployment's identity, labels and `natsguard.io/` annotations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlimMeta {
+    pub name: Arc<str>,
+    pub namespace: Arc<str>,
+    pub uid: Arc<str>,
+    /// `metadata.generation` (part of a new incident's name).
+    pub generation: i64,
+    /// Sorted by key.
+    pub labels: Box<[(Arc<str>, Arc<str>)]>,
+    /// Only `natsguard.io/` ones; `None` when there are none (the usual case).
+    pub annotations: Option<Box<BTreeMap<String, String>>>,
+    /// Being deleted (`deletionTimestamp` set).
+    pub deleting: bool,
+}
+
+impl SlimMeta {
+    fn of(m: ObjectMeta, interner: &mut Interner) -> Self {
+        let mut intern = |s: Option<String>| interner.intern(s.as_deref().unwrap_or_default());
+        let (name, namespace, uid) = (intern(m.name), intern(m.namespace), intern(m.uid));
+        let labels =
+            m.labels.unwrap_or_default().iter().map(|(k, v)| (interner.intern(k), interner.intern(v))).collect();
+        Self {
+            name,
+            namespace,
+            uid,
+            generation: m.generation.unwrap_or(0),
+            labels,
+            annotations: m.annotations.filter(|a| !a.is_empty()).map(Box::new),
+            deleting: m.deletion_timestamp.is_some(),
+        }
+    }
+}
+
 impl SlimWorkload {
     pub fn name(&self) -> &str {
-        self.metadata.name.as_deref().unwrap_or_default()
+        &self.meta.name
     }
 
     pub fn uid(&self) -> &str {
-        self.metadata.uid.as_deref().unwrap_or_default()
+        &self.meta.uid
     }
 
-    pub fn labels(&self) -> &BTreeMap<String, String> {
-        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-        self.metadata.labels.as_ref().unwrap_or(&EMPTY)
+    /// The labels, as a selector reads them (built on each call: only for the workloads a change
+    /// touched, or once per workload on a full pass).
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        self.meta.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     pub fn annotations(&self) -> &BTreeMap<String, String> {
         static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-        self.metadata.annotations.as_ref().unwrap_or(&EMPTY)
+        self.meta.annotations.as_deref().unwrap_or(&EMPTY)
     }
 
-    /// Whether two records evaluate the same: not the resourceVersion, which moves with
-    /// status-only churn, nor the generation, which the API server bumps for any annotation change
-    /// of a Deployment (the rollout revision among them).
+    /// `metadata.generation`, as incident names use it.
+    pub fn generation(&self) -> u64 {
+        self.meta.generation.max(0) as u64
+    }
+
+    /// Whether two records evaluate the same: not the generation, which the API server bumps for
+    /// any annotation change of a Deployment (the rollout revision among them).
     pub fn same_as(&self, other: &SlimWorkload) -> bool {
-        let m = (&self.metadata, &other.metadata);
-        m.0.uid == m.1.uid
-            && m.0.labels == m.1.labels
-            && m.0.annotations == m.1.annotations
-            && m.0.deletion_timestamp == m.1.deletion_timestamp
+        let (a, b) = (&self.meta, &other.meta);
+        a.uid == b.uid
+            && a.labels == b.labels
+            && a.annotations == b.annotations
+            && a.deleting == b.deleting
             && self.pod == other.pod
     }
 
     /// Feeds what evaluation reads of this record into `h` (for the index's fingerprint).
     pub fn hash_inputs(&self, h: &mut impl Hasher) {
-        self.metadata.uid.hash(h);
-        self.metadata.annotations.hash(h);
+        self.meta.uid.hash(h);
+        self.meta.annotations.hash(h);
         self.pod.hash(h);
     }
 }
@@ -224,8 +306,8 @@ impl From<&PodEnv> for SlimPod {
 /// One container: name, image, `env` and `envFrom`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SlimContainer {
-    pub name: Box<str>,
-    pub image: Option<Box<str>>,
+    pub name: Arc<str>,
+    pub image: Option<Arc<str>>,
     pub env: Box<[Var]>,
     pub env_from: Box<[EnvFrom]>,
 }
@@ -255,7 +337,7 @@ impl From<&ContainerEnv> for SlimContainer {
 /// One `env` entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Var {
-    pub name: Box<str>,
+    pub name: Arc<str>,
     pub source: Source,
 }
 
@@ -263,23 +345,37 @@ pub struct Var {
 /// entry with neither is the empty string, as the kubelet reads them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
-    Value(Box<str>),
+    Value(Arc<str>),
     ConfigMapKey {
-        name: Box<str>,
-        key: Box<str>,
+        name: Arc<str>,
+        key: Arc<str>,
         optional: bool,
     },
     SecretKey {
-        name: Box<str>,
-        key: Box<str>,
+        name: Arc<str>,
+        key: Arc<str>,
     },
-    FieldRef(Box<str>),
-    ResourceFieldRef(Box<str>),
+    FieldRef(Arc<str>),
+    ResourceFieldRef(Arc<str>),
     /// A source this API version does not know: its value cannot be known.
     Other,
 }
 
 impl Var {
+    fn interned(self, i: &mut Interner) -> Self {
+        let source = match self.source {
+            Source::Value(v) => Source::Value(i.intern(&v)),
+            Source::ConfigMapKey { name, key, optional } => {
+                Source::ConfigMapKey { name: i.intern(&name), key: i.intern(&key), optional }
+            }
+            Source::SecretKey { name, key } => Source::SecretKey { name: i.intern(&name), key: i.intern(&key) },
+            Source::FieldRef(p) => Source::FieldRef(i.intern(&p)),
+            Source::ResourceFieldRef(r) => Source::ResourceFieldRef(i.intern(&r)),
+            Source::Other => Source::Other,
+        };
+        Var { name: i.intern(&self.name), source }
+    }
+
     fn to_env_var(&self) -> EnvVar {
         let from = |s: EnvVarSource| EnvVar { name: self.name.to_string(), value_from: Some(s), value: None };
         match &self.source {
@@ -346,8 +442,8 @@ impl From<&EnvVar> for Var {
 /// One `envFrom` source (a source that is neither a ConfigMap nor a Secret defines nothing).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EnvFrom {
-    ConfigMap { name: Box<str>, prefix: Box<str>, optional: bool },
-    Secret { name: Box<str>, prefix: Box<str> },
+    ConfigMap { name: Arc<str>, prefix: Arc<str>, optional: bool },
+    Secret { name: Arc<str>, prefix: Arc<str> },
 }
 
 impl EnvFrom {
@@ -367,8 +463,17 @@ impl EnvFrom {
         }
     }
 
+    fn interned(self, i: &mut Interner) -> Self {
+        match self {
+            EnvFrom::ConfigMap { name, prefix, optional } => {
+                EnvFrom::ConfigMap { name: i.intern(&name), prefix: i.intern(&prefix), optional }
+            }
+            EnvFrom::Secret { name, prefix } => EnvFrom::Secret { name: i.intern(&name), prefix: i.intern(&prefix) },
+        }
+    }
+
     fn from_source(s: &EnvFromSource) -> Option<Self> {
-        let prefix: Box<str> = s.prefix.as_deref().unwrap_or_default().into();
+        let prefix: Arc<str> = s.prefix.as_deref().unwrap_or_default().into();
         if let Some(c) = &s.config_map_ref {
             Some(EnvFrom::ConfigMap { name: c.name.as_str().into(), prefix, optional: c.optional.unwrap_or(false) })
         } else {
@@ -383,15 +488,14 @@ impl EnvFrom {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Needs {
     /// ConfigMap name -> keys, both sorted.
-    pub maps: BTreeMap<Box<str>, BTreeSet<Box<str>>>,
+    pub maps: Box<[(Arc<str>, Box<[Arc<str>]>)]>,
 }
 
 impl Needs {
-    fn of(pod: &SlimPod, relevance: &Relevance) -> Self {
-        let mut maps: BTreeMap<Box<str>, BTreeSet<Box<str>>> = BTreeMap::new();
+    fn of(pod: &SlimPod, relevance: &Relevance, interner: &mut Interner) -> Self {
+        let mut maps: BTreeMap<Arc<str>, BTreeSet<Arc<str>>> = BTreeMap::new();
         for c in pod.all() {
-            let mut names: BTreeSet<&str> = relevance.names.iter().map(String::as_str).collect();
-            let refs: Vec<String> = c
+            let refs: BTreeSet<String> = c
                 .env
                 .iter()
                 .filter_map(|v| match &v.source {
@@ -400,17 +504,16 @@ impl Needs {
                 })
                 .flatten()
                 .collect();
-            names.extend(refs.iter().map(String::as_str));
+            let names = relevance.names.iter().chain(refs.iter());
             for from in c.env_from.iter() {
                 if let EnvFrom::ConfigMap { name, prefix, .. } = from {
-                    let keys = maps.entry(name.clone()).or_default();
-                    keys.extend(
-                        names
-                            .iter()
-                            .filter_map(|n| n.strip_prefix(&**prefix))
-                            .filter(|k| !k.is_empty())
-                            .map(Into::into),
-                    );
+                    let keys: Vec<Arc<str>> = names
+                        .clone()
+                        .filter_map(|n| n.strip_prefix(&**prefix))
+                        .filter(|k| !k.is_empty())
+                        .map(|k| interner.intern(k))
+                        .collect();
+                    maps.entry(name.clone()).or_default().extend(keys);
                 }
             }
             for v in c.env.iter() {
@@ -419,7 +522,12 @@ impl Needs {
                 }
             }
         }
-        Self { maps }
+        Self { maps: maps.into_iter().map(|(cm, keys)| (cm, keys.into_iter().collect())).collect() }
+    }
+
+    /// The keys of ConfigMap `cm`.
+    pub fn keys(&self, cm: &str) -> Option<&[Arc<str>]> {
+        self.maps.iter().find(|(name, _)| &**name == cm).map(|(_, keys)| &**keys)
     }
 
     /// Every (ConfigMap, key) pair.
@@ -674,11 +782,11 @@ mod tests {
         );
         assert_eq!(r.metadata.generation, Some(3));
         assert!(r.metadata.managed_fields.is_none());
-        let w = Relevance::default().slim(r);
+        let w = Relevance::default().slim(r, &mut Interner::default());
         let names: Vec<&str> = w.pod.containers[0].env.iter().map(|v| &*v.name).collect();
         assert_eq!(names, ["NATS_URL", "HOST", "NATS_TOKEN"], "POD and UNRELATED are dropped, HOST is referenced");
         assert_eq!(w.pod.containers[0].env_from.len(), 2);
-        let keys = |cm: &str| w.needs.maps.get(cm).map(|k| k.iter().map(|k| k.to_string()).collect::<Vec<_>>());
+        let keys = |cm: &str| w.needs.keys(cm).map(|k| k.iter().map(|k| k.to_string()).collect::<Vec<_>>());
         assert_eq!(keys("cm"), Some(vec!["host".to_string()]));
         // envFrom with prefix APP_: only keys that give a relevant name with the prefix.
         assert_eq!(keys("bag"), Some(vec![]));
@@ -795,10 +903,10 @@ mod tests {
             let input = WorkloadInput { namespace: "ns", name: "w", annotations: &annotations, pod: &whole };
             let expected = evaluate_workload(&spec, &input, &cms, &ctx);
 
-            let slim = Relevance::of([&spec]).slim(full);
+            let slim = Relevance::of([&spec]).slim(full, &mut Interner::default());
             let keep = |name: &str, data: BTreeMap<String, String>| {
-                let wanted = slim.needs.maps.get(name).cloned().unwrap_or_default();
-                SlimConfigMap::of(data, |k| wanted.contains(k))
+                let wanted = slim.needs.keys(name).unwrap_or_default();
+                SlimConfigMap::of(data, |k| wanted.iter().any(|w| &**w == k))
             };
             let kept = Kept { maps: BTreeMap::from([("cm".to_string(), Some(keep("cm", cm))), ("bag".to_string(), Some(keep("bag", bag)))]) };
             let pod = slim.pod.to_pod_env();

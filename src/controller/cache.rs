@@ -9,7 +9,9 @@ use super::watch::{self, StreamHealth, scope_api};
 use crate::crd::{NatsTransportIncident, NatsTransportLedger, NatsTransportPolicy};
 use crate::env::{ConfigMapLookup, Lookup};
 use crate::plan::{Touched, World};
-use crate::slim::{ANNOTATION_PREFIX, ConfigMapRecord, DeploymentRecord, Relevance, SlimConfigMap, SlimWorkload};
+use crate::slim::{
+    ANNOTATION_PREFIX, ConfigMapRecord, DeploymentRecord, Interner, Relevance, SlimConfigMap, SlimWorkload,
+};
 use crate::workload::PodEnv;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
@@ -32,9 +34,9 @@ pub struct Namespace {
     workloads: HashMap<String, Held<SlimWorkload>>,
     configmaps: HashMap<String, Held<SlimConfigMap>>,
     /// ConfigMap name -> the workloads whose kept entries read it.
-    readers: HashMap<Box<str>, HashSet<String>>,
+    readers: HashMap<Arc<str>, HashSet<Arc<str>>>,
     /// ConfigMap name -> key -> how many workloads can reach it.
-    wanted: HashMap<Box<str>, HashMap<Box<str>, u32>>,
+    wanted: HashMap<Arc<str>, HashMap<Arc<str>, u32>>,
     /// The policies of this namespace.
     policies: Vec<String>,
 }
@@ -48,6 +50,7 @@ struct Held<T> {
 #[derive(Default)]
 struct Data {
     relevance: Relevance,
+    interner: Interner,
     namespaces: HashMap<String, Namespace>,
     deployment_list: u64,
     configmap_list: u64,
@@ -417,7 +420,8 @@ impl Cache {
         let (Some(ns), Some(name)) = (record.metadata.namespace.clone(), record.metadata.name.clone()) else { return };
         let policies = {
             let mut data = self.write();
-            let slim = data.relevance.slim(record);
+            let Data { relevance, interner, .. } = &mut *data;
+            let slim = relevance.slim(record, interner);
             let list = data.deployment_list;
             let n = data.namespaces.entry(ns.clone()).or_default();
             let unchanged = n.workloads.get(&name).is_some_and(|h| h.value.same_as(&slim));
@@ -432,7 +436,7 @@ impl Cache {
             if let Some(old) = n.workloads.insert(name.clone(), Held { value: slim.clone(), list }) {
                 n.forget_needs(&name, &old.value);
             }
-            n.add_needs(&name, &slim);
+            n.add_needs(&slim.meta.name, &slim);
             n.policies.clone()
         };
         self.touch(&ns, &policies, [name.as_str()]);
@@ -517,7 +521,7 @@ impl Cache {
         let Some(n) = data.namespaces.get(namespace) else { return Vec::new() };
         let mut out: Vec<String> = Vec::new();
         let mut check = |w: &SlimWorkload| {
-            for (cm, keys) in &w.needs.maps {
+            for (cm, keys) in w.needs.maps.iter() {
                 if let Some(h) = n.configmaps.get(&**cm)
                     && !h.value.covers(keys.iter().map(|k| &**k))
                     && !out.iter().any(|o| o == &**cm)
@@ -572,10 +576,11 @@ impl Cache {
     pub fn configmaps_for(&self, namespace: &str, pod: &PodEnv) -> PodConfigMaps {
         let data = self.read();
         let relevance = data.relevance.clone();
-        let needs = relevance.slim(DeploymentRecord { metadata: Default::default(), pod: pod.into() }).needs;
+        let record = DeploymentRecord { metadata: Default::default(), pod: pod.into() };
+        let needs = relevance.slim(record, &mut Interner::default()).needs;
         let mut maps = HashMap::new();
         let n = data.namespaces.get(namespace);
-        for (cm, keys) in &needs.maps {
+        for (cm, keys) in needs.maps.iter() {
             let entry = match n.and_then(|n| n.configmaps.get(&**cm)) {
                 Some(h) if h.value.covers(keys.iter().map(|k| &**k)) => Some(Some(h.value.clone())),
                 Some(_) => None,
@@ -594,18 +599,18 @@ impl Cache {
 }
 
 impl Namespace {
-    fn add_needs(&mut self, workload: &str, w: &SlimWorkload) {
-        for (cm, keys) in &w.needs.maps {
-            self.readers.entry(cm.clone()).or_default().insert(workload.to_owned());
+    fn add_needs(&mut self, workload: &Arc<str>, w: &SlimWorkload) {
+        for (cm, keys) in w.needs.maps.iter() {
+            self.readers.entry(cm.clone()).or_default().insert(workload.clone());
             let wanted = self.wanted.entry(cm.clone()).or_default();
-            for k in keys {
+            for k in keys.iter() {
                 *wanted.entry(k.clone()).or_default() += 1;
             }
         }
     }
 
     fn forget_needs(&mut self, workload: &str, w: &SlimWorkload) {
-        for (cm, keys) in &w.needs.maps {
+        for (cm, keys) in w.needs.maps.iter() {
             if let Some(r) = self.readers.get_mut(cm) {
                 r.remove(workload);
                 if r.is_empty() {
@@ -613,7 +618,7 @@ impl Namespace {
                 }
             }
             if let Some(wanted) = self.wanted.get_mut(cm) {
-                for k in keys {
+                for k in keys.iter() {
                     if let Some(n) = wanted.get_mut(k) {
                         *n = n.saturating_sub(1);
                         if *n == 0 {
@@ -629,7 +634,7 @@ impl Namespace {
     }
 
     fn readers_of(&self, cm: &str) -> Vec<String> {
-        self.readers.get(cm).map(|r| r.iter().cloned().collect()).unwrap_or_default()
+        self.readers.get(cm).map(|r| r.iter().map(|w| w.to_string()).collect()).unwrap_or_default()
     }
 }
 
@@ -659,11 +664,11 @@ impl World for View<'_> {
     }
 
     fn hash_configmaps(&self, w: &SlimWorkload, h: &mut DefaultHasher) {
-        for (cm, keys) in &w.needs.maps {
+        for (cm, keys) in w.needs.maps.iter() {
             match self.ns().and_then(|n| n.configmaps.get(&**cm)) {
                 Some(held) => {
                     1u8.hash(h);
-                    for k in keys {
+                    for k in keys.iter() {
                         held.value.data.get(&**k).hash(h);
                     }
                 }

@@ -76,8 +76,6 @@ fn main() {
         cache.insert(cordum_like::name(i), Arc::new(relevance.slim(record, &mut interner)));
     }
     let slim = live() - before;
-    let labels: usize =
-        cache.values().map(|w| w.labels().iter().map(|(k, v)| k.len() + v.len() + 48 + 32).sum::<usize>()).sum();
 
     // For comparison: whole Deployments (1,000, scaled), as a cache of Deployment objects holds them.
     let sample = n.min(1000);

@@ -482,13 +482,16 @@ impl EnvFrom {
     }
 }
 
+/// The keys a workload can reach in one ConfigMap: (ConfigMap name, keys), both sorted.
+pub type ConfigMapNeeds = (Arc<str>, Box<[Arc<str>]>);
+
 /// The ConfigMaps (by name, in the workload's namespace) and keys that a workload's kept
 /// entries can reach: `configMapKeyRef` keys, and for `envFrom` the keys that, with the source's
 /// prefix, give a name evaluation reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Needs {
     /// ConfigMap name -> keys, both sorted.
-    pub maps: Box<[(Arc<str>, Box<[Arc<str>]>)]>,
+    pub maps: Box<[ConfigMapNeeds]>,
 }
 
 impl Needs {

@@ -4,7 +4,8 @@
 //! workloads it touches; the status is assembled from the index without visiting every workload
 //! (docs/configuration.md, "How the operator scales").
 
-use crate::report::{Override, WorkloadReport};
+use crate::findings::{Code, Finding, Severity};
+use crate::report::{ContainerReport, Override, WorkloadReport};
 use crate::status::{self, Evaluation};
 use k8s_openapi::jiff::Timestamp;
 use std::collections::{BTreeSet, HashMap};
@@ -18,22 +19,99 @@ pub struct Entry {
     pub generation: u64,
     /// A hash of everything the report was computed from; equal means "no need to evaluate".
     pub fingerprint: u64,
-    pub report: WorkloadReport,
+    /// What the index keeps of the report: per container its verdict and finding codes, not the
+    /// messages (the whole report is kept only for the Deployments `status.results` lists).
+    pub summary: Summary,
     violations: i32,
+    listed: bool,
 }
 
 impl Entry {
-    pub fn new(uid: String, generation: u64, fingerprint: u64, report: WorkloadReport) -> Self {
-        let violations = status::violations(&report);
-        Self { uid, generation, fingerprint, report, violations }
+    /// The entry for `report`; the index keeps the report itself while it is listed.
+    pub fn new(uid: String, generation: u64, fingerprint: u64, report: &WorkloadReport) -> Self {
+        let violations = status::violations(report);
+        let listed = report.findings().next().is_some();
+        Self { uid, generation, fingerprint, summary: Summary::of(report), violations, listed }
     }
 
     fn compliant(&self) -> bool {
         self.violations == 0
     }
+}
 
-    fn listed(&self) -> bool {
-        self.report.findings().next().is_some()
+/// A report without its messages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    containers: Box<[ContainerSummary]>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ContainerSummary {
+    name: Box<str>,
+    init: bool,
+    client: bool,
+    production: Option<bool>,
+    gate_accepts: Option<bool>,
+    authenticated: Option<bool>,
+    plaintext_override: Option<bool>,
+    no_auth_override: Option<bool>,
+    findings: Box<[(Code, Severity)]>,
+}
+
+impl Summary {
+    fn of(report: &WorkloadReport) -> Self {
+        let containers = report
+            .containers
+            .iter()
+            .map(|c| ContainerSummary {
+                name: c.name.as_str().into(),
+                init: c.init,
+                client: c.client,
+                production: c.production,
+                gate_accepts: c.gate_accepts,
+                authenticated: c.authenticated,
+                plaintext_override: c.plaintext_override,
+                no_auth_override: c.no_auth_override,
+                findings: c.findings.iter().map(|f| (f.code, f.severity)).collect(),
+            })
+            .collect();
+        Self { containers }
+    }
+
+    /// The report with its verdicts and finding codes, and empty messages: what incident planning
+    /// and the announced record read.
+    pub fn report(&self) -> WorkloadReport {
+        let containers = self
+            .containers
+            .iter()
+            .map(|c| ContainerReport {
+                name: c.name.to_string(),
+                init: c.init,
+                client: c.client,
+                production: c.production,
+                gate_accepts: c.gate_accepts,
+                authenticated: c.authenticated,
+                plaintext_override: c.plaintext_override,
+                no_auth_override: c.no_auth_override,
+                findings: c
+                    .findings
+                    .iter()
+                    .map(|(code, severity)| Finding {
+                        code: *code,
+                        severity: *severity,
+                        container: c.name.to_string(),
+                        message: String::new(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        WorkloadReport { containers }
+    }
+
+    /// Whether a break-glass override is in use.
+    pub fn overriding(&self) -> bool {
+        let r = self.report();
+        Override::ALL.iter().any(|o| r.override_active(*o))
     }
 }
 
@@ -41,6 +119,9 @@ impl Entry {
 #[derive(Clone, Debug, Default)]
 pub struct PolicyIndex {
     entries: HashMap<String, Entry>,
+    /// Whole reports of the Deployments `status.results` lists (and of those evaluated since the
+    /// last [`PolicyIndex::window`]).
+    reports: HashMap<String, WorkloadReport>,
     /// Workloads with findings as `status.results` orders them: violations first, then by name.
     listed: BTreeSet<(bool, String)>,
     compliant: i32,
@@ -70,15 +151,16 @@ impl PolicyIndex {
         self.entries.keys()
     }
 
-    /// Index `entry` under `name`, returning what was there.
-    pub fn insert(&mut self, name: &str, entry: Entry) -> Option<Entry> {
+    /// Index `entry` (with its whole `report`) under `name`, returning what was there.
+    pub fn insert(&mut self, name: &str, entry: Entry, report: WorkloadReport) -> Option<Entry> {
         let old = self.remove(name);
         self.compliant += i32::from(entry.compliant());
         self.violations += entry.violations;
-        if entry.listed() {
+        if entry.listed {
             self.listed.insert((entry.compliant(), name.to_owned()));
+            self.reports.insert(name.to_owned(), report);
         }
-        if Override::ALL.iter().any(|o| entry.report.override_active(*o)) {
+        if entry.summary.overriding() {
             self.overriding.insert(name.to_owned());
         }
         self.entries.insert(name.to_owned(), entry);
@@ -90,9 +172,10 @@ impl PolicyIndex {
         let old = self.entries.remove(name)?;
         self.compliant -= i32::from(old.compliant());
         self.violations -= old.violations;
-        if old.listed() {
+        if old.listed {
             self.listed.remove(&(old.compliant(), name.to_owned()));
         }
+        self.reports.remove(name);
         self.overriding.remove(name);
         self.set_timer(name, None);
         Some(old)
@@ -117,7 +200,7 @@ impl PolicyIndex {
             .listed
             .iter()
             .take(status::MAX_RESULTS)
-            .filter_map(|(_, n)| status::result(n, &self.entries.get(n)?.report))
+            .filter_map(|(_, n)| status::result(n, self.reports.get(n)?))
             .collect();
         Evaluation {
             workloads: self.entries.len() as i32,
@@ -126,6 +209,22 @@ impl PolicyIndex {
             non_compliant,
             candidates,
             with_findings: self.listed.len() as i32,
+        }
+    }
+
+    /// Keep whole reports only for the Deployments `status.results` lists, and say which of those
+    /// lack theirs (the planner evaluates them again and hands them to [`PolicyIndex::fill`]).
+    pub fn window(&mut self) -> Vec<String> {
+        let window: Vec<&String> = self.listed.iter().take(status::MAX_RESULTS).map(|(_, n)| n).collect();
+        let keep: std::collections::HashSet<&String> = window.iter().copied().collect();
+        self.reports.retain(|n, _| keep.contains(n));
+        window.into_iter().filter(|n| !self.reports.contains_key(*n)).cloned().collect()
+    }
+
+    /// The whole report of a listed workload that [`PolicyIndex::window`] asked for.
+    pub fn fill(&mut self, name: &str, report: WorkloadReport) {
+        if self.entries.get(name).is_some_and(|e| e.listed) {
+            self.reports.insert(name.to_owned(), report);
         }
     }
 
@@ -163,8 +262,6 @@ impl PolicyIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::{Code, Finding, Severity};
-    use crate::report::ContainerReport;
 
     fn report(codes: &[(Code, Severity)]) -> WorkloadReport {
         let findings = codes
@@ -179,8 +276,9 @@ mod tests {
         WorkloadReport { containers: vec![ContainerReport { name: "c".into(), findings, ..Default::default() }] }
     }
 
-    fn entry(codes: &[(Code, Severity)]) -> Entry {
-        Entry::new("uid".into(), 1, 0, report(codes))
+    fn put(index: &mut PolicyIndex, name: &str, codes: &[(Code, Severity)]) {
+        let r = report(codes);
+        index.insert(name, Entry::new("uid".into(), 1, 0, &r), r);
     }
 
     const BAD: &[(Code, Severity)] = &[(Code::PlaintextTransport, Severity::Violation)];
@@ -200,9 +298,14 @@ mod tests {
                 all.remove(&name);
             } else {
                 let codes = kinds[(step as usize * 31) % kinds.len()];
-                index.insert(&name, entry(codes));
+                put(&mut index, &name, codes);
                 all.insert(name, report(codes));
             }
+            // Whole reports are kept for the listed window only; the planner fills what it lacks.
+            for missing in index.window() {
+                index.fill(&missing, all[&missing].clone());
+            }
+            assert!(index.reports.len() <= status::MAX_RESULTS);
             let full: Vec<(String, WorkloadReport)> = all.iter().map(|(n, r)| (n.clone(), r.clone())).collect();
             assert_eq!(index.evaluation(), Evaluation::of(&full), "after step {step}");
         }
@@ -213,7 +316,7 @@ mod tests {
     fn timers_fire_once_in_order() {
         let t = |s: &str| -> Timestamp { s.parse().unwrap() };
         let mut index = PolicyIndex::default();
-        index.insert("a", entry(BAD));
+        put(&mut index, "a", BAD);
         index.set_timer("a", Some(t("2026-01-01T02:00:00Z")));
         index.set_timer("b", Some(t("2026-01-01T01:00:00Z")));
         index.set_timer("a", Some(t("2026-01-01T03:00:00Z")));

@@ -150,23 +150,24 @@ pub fn plan(
             continue;
         };
         let incidents = Override::ALL.map(|o| by_target.get(&(w.uid(), o)).map(|i| (*i).clone()));
-        let mut ctx = EvalContext::at(now);
-        for (o, i) in Override::ALL.into_iter().zip(&incidents) {
-            ctx.deadlines.set(o, i.as_ref().map(|i| i.spec.rollback_by.0));
-        }
+        let ctx = eval_context(&incidents, now);
         let fingerprint = fingerprint(&w, &ctx, policy.generation, world);
-        let known = state.index.get(name).filter(|e| e.fingerprint == fingerprint && e.uid == w.uid());
+        // Unchanged inputs: the indexed verdict stands, unless the record lacks what it says
+        // (then the whole report is needed, for the Events' messages).
+        let known = state
+            .index
+            .get(name)
+            .filter(|e| e.fingerprint == fingerprint && e.uid == w.uid() && !forced.contains(name))
+            .map(|e| e.summary.report())
+            .filter(|r| state.record.get(name) == crate::ledger::Entry::of(r).as_ref());
         let report = match known {
-            Some(e) if !forced.contains(name) => e.report.clone(),
-            _ => {
+            Some(summary) => summary,
+            None => {
                 out.evaluated += 1;
-                let pod = w.pod.to_pod_env();
-                let input =
-                    WorkloadInput { namespace: &w.meta.namespace, name, annotations: w.annotations(), pod: &pod };
-                let report = evaluate_workload(policy.spec, &input, world.configmaps(), &ctx);
+                let report = evaluate(policy, &w, &ctx, world);
                 state.index.set_timer(name, next_change(&report, w.annotations(), &ctx, now));
-                let generation = w.generation();
-                state.index.insert(name, Entry::new(w.uid().to_owned(), generation, fingerprint, report.clone()));
+                let entry = Entry::new(w.uid().to_owned(), w.generation(), fingerprint, &report);
+                state.index.insert(name, entry, report.clone());
                 report
             }
         };
@@ -192,12 +193,13 @@ pub fn plan(
         if e.uid != w.uid() {
             continue;
         }
-        let observation = Observation::Evaluated { report: &e.report, annotations: w.annotations() };
+        let report = e.summary.report();
+        let observation = Observation::Evaluated { report: &report, annotations: w.annotations() };
         for o in Override::ALL {
             if planned.contains(&(e.uid.clone(), o)) || by_target.contains_key(&(e.uid.as_str(), o)) {
                 continue;
             }
-            if !e.report.override_active(o) {
+            if !report.override_active(o) {
                 continue;
             }
             let target = Target { policy: policy.name, deployment: &name, uid: &e.uid, r#override: o };
@@ -227,7 +229,8 @@ pub fn plan(
         let timing: Timing = policy.compiled.timing;
         let plan = match (&current, indexed) {
             (Some(w), Some(e)) => {
-                let observation = Observation::Evaluated { report: &e.report, annotations: w.annotations() };
+                let report = e.summary.report();
+                let observation = Observation::Evaluated { report: &report, annotations: w.annotations() };
                 lifecycle::plan(target, &observation, Some(incident), timing, now)
             }
             (Some(_), None) => lifecycle::plan(target, &Observation::OutOfScope, Some(incident), timing, now),
@@ -271,8 +274,31 @@ pub fn plan(
         ));
     }
     out.wakeup = wakeups.into_iter().min();
+    // The listed Deployments whose whole report the index no longer holds: evaluated again.
+    for name in state.index.window() {
+        let Some(w) = world.workload(&name) else { continue };
+        let incidents = Override::ALL.map(|o| by_target.get(&(w.uid(), o)).map(|i| (*i).clone()));
+        let report = evaluate(policy, &w, &eval_context(&incidents, now), world);
+        out.evaluated += 1;
+        state.index.fill(&name, report);
+    }
     out.evaluation = state.index.evaluation();
     out
+}
+
+/// What evaluation knows beyond the manifest: `now` and the open incidents' deadlines.
+fn eval_context(incidents: &[Option<Arc<NatsTransportIncident>>; 2], now: Timestamp) -> EvalContext {
+    let mut ctx = EvalContext::at(now);
+    for (o, i) in Override::ALL.into_iter().zip(incidents) {
+        ctx.deadlines.set(o, i.as_ref().map(|i| i.spec.rollback_by.0));
+    }
+    ctx
+}
+
+fn evaluate(policy: &Policy<'_>, w: &SlimWorkload, ctx: &EvalContext, world: &dyn World) -> WorkloadReport {
+    let pod = w.pod.to_pod_env();
+    let input = WorkloadInput { namespace: &w.meta.namespace, name: w.name(), annotations: w.annotations(), pod: &pod };
+    evaluate_workload(policy.spec, &input, world.configmaps(), ctx)
 }
 
 /// A hash of everything evaluating `w` reads: its record, the ConfigMap values it can reach, the
@@ -397,6 +423,15 @@ mod tests {
         }
     }
 
+    /// Every workload evaluated from scratch, for comparison.
+    fn full_reports(_: &mut PolicyState, w: &Fake) -> Vec<(String, WorkloadReport)> {
+        let spec = NatsTransportPolicySpec::default();
+        let compiled = validation::compile(&spec).unwrap();
+        let policy = Policy { name: "p", generation: Some(1), spec: &spec, compiled: &compiled, open: &[] };
+        let ctx = EvalContext::at("2026-01-01T00:00:00Z".parse().unwrap());
+        w.workloads.iter().map(|(n, wl)| (n.clone(), evaluate(&policy, wl, &ctx, w))).collect()
+    }
+
     /// 120 violating Deployments are all announced once, the 121st adds its own Event and no
     /// `DriftResolved` for anybody, and a change looks at the changed workload only.
     #[test]
@@ -425,6 +460,11 @@ mod tests {
         let r = reasons(&second);
         assert!(r.iter().all(|(d, _)| d == "d120"), "{r:?}");
         assert_eq!(second.evaluation.workloads, 121);
+        // The status lists 100 of them with their messages, though the index keeps whole reports
+        // only for those.
+        assert_eq!(second.evaluation.candidates.len(), crate::status::MAX_RESULTS);
+        assert!(second.evaluation.candidates.iter().flat_map(|r| &r.findings).all(|f| !f.message.is_empty()));
+        assert_eq!(second.evaluation, crate::status::Evaluation::of(&full_reports(&mut state, &w)));
 
         // Nothing changed: nothing evaluated, nothing announced.
         let third = run(&mut state, Touched { all: false, names: ["d005".to_string()].into() }, &w);

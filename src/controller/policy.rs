@@ -40,6 +40,8 @@ use tokio::sync::mpsc;
 const RESYNC: Duration = Duration::from_secs(600);
 /// Retry soon after part of the work failed (an incident write, the record, an Event).
 const RETRY_PARTIAL: Duration = Duration::from_secs(10);
+/// Shortest time between two status writes of one policy.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// Longest backoff after a failed reconcile: nothing waits minutes.
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
@@ -482,6 +484,9 @@ impl StatusWriter {
                 Ok(version) => {
                     failures = 0;
                     written = version.map(|v| (v, desired));
+                    // At most one write a second: under a stream of changes the status follows
+                    // within a second, and the API server is spared a large write per change.
+                    tokio::time::sleep(STATUS_EVERY).await;
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);

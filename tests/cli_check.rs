@@ -178,9 +178,14 @@ fn multi_document_files_and_stdin() {
 
 #[test]
 fn no_f_reads_stdin_and_bad_paths_or_usage_exit_2() {
-    // Without -f, stdin is read when it is not a terminal (here /dev/null: nothing to check).
-    // On a terminal it is a usage error (exit 2); a test cannot give the binary a terminal.
+    // Without -f, stdin is read when it is not a terminal (here /dev/null). Nothing to judge is
+    // no pass (exit 2) unless --allow-empty says so. On a terminal no -f is a usage error (exit
+    // 2); a test cannot give the binary a terminal.
     let o = check(&[], None);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("nothing was judged"), "{}", o.stderr);
+    assert!(!o.stdout.contains("all compliant"), "{}", o.stdout);
+    let o = check(&["--allow-empty"], None);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let o = check(&["-f", "does/not/exist.yaml"], None);
     assert_eq!(o.code, 2);
@@ -329,8 +334,10 @@ fn other_pod_template_workloads_are_evaluated() {
         .iter()
         .map(|r| (r["kind"].as_str().unwrap(), r["name"].as_str().unwrap()))
         .collect();
-    assert_eq!(kinds, vec![("CronJob", "cordum-compactor"), ("StatefulSet", "cordum-store")]);
+    assert_eq!(kinds, vec![("CronJob", "cordum-compactor"), ("StatefulSet", "cordum-store"), ("Pod", "cordum-debug")]);
     assert!(codes(&v, "cordum-compactor", "compactor").contains(&"PlaintextTransport".to_owned()));
+    // A Pod's `spec` is the pod spec itself.
+    assert!(codes(&v, "cordum-debug", "debug").contains(&"PlaintextTransport".to_owned()));
     assert!(codes(&v, "cordum-store", "store").is_empty());
 }
 

@@ -465,3 +465,132 @@ pub fn sanitize(msg: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::split::{Event, split};
+    use proptest::prelude::*;
+
+    /// Every YAML workload document and List item under tests/fixtures.
+    fn fixture_workloads() -> &'static [(String, WorkloadKind)] {
+        static DOCS: std::sync::OnceLock<Vec<(String, WorkloadKind)>> = std::sync::OnceLock::new();
+        DOCS.get_or_init(read_fixture_workloads)
+    }
+
+    fn read_fixture_workloads() -> Vec<(String, WorkloadKind)> {
+        let mut found = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                    let text = std::fs::read(&p).unwrap();
+                    let mut g = 0;
+                    split(&mut text.as_slice(), &mut g, &mut |ev| {
+                        if let Event::Unit(u) = ev
+                            && let Kind::Workload(k) = sniff_kind(&u.text)
+                        {
+                            found.push((u.text, k));
+                        }
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    /// The property: when the fast reader answers, the full parser answers the same.
+    fn same_or_fallback(text: &str, kind: WorkloadKind) -> Result<bool, String> {
+        let full = workload_with(text, kind, true);
+        match workload_with(text, kind, false) {
+            Err(None) => Ok(false),
+            Err(Some(e)) => Err(format!("the fast reader failed without stepping aside: {e}")),
+            Ok(fast) => match full {
+                Ok(full) if full == fast => Ok(true),
+                Ok(full) => Err(format!("readers disagree:\nfast {fast:?}\nfull {full:?}\n{text}")),
+                Err(e) => Err(format!("fast reader accepted what the full parser rejects ({e:?}):\n{text}")),
+            },
+        }
+    }
+
+    /// `Err(None)`: the fast reader stepped aside.
+    fn workload_with(text: &str, kind: WorkloadKind, full: bool) -> Result<(Meta, PodEnv), Option<String>> {
+        fn go<T: DeserializeOwned>(text: &str, full: bool) -> Result<T, Option<String>> {
+            if full { full_yaml(text).map_err(|e| Some(e.message)) } else { fast::from_str(text).map_err(|_| None) }
+        }
+        if kind == WorkloadKind::Pod {
+            let d: PodDoc = go(text, full)?;
+            return Ok((d.metadata.unwrap_or_default(), d.spec.unwrap_or_default()));
+        }
+        let d: TemplateDoc = go(text, full)?;
+        let spec = d.spec.and_then(|s| match kind {
+            WorkloadKind::CronJob => s.job_template.and_then(|j| j.spec).and_then(|s| s.template),
+            _ => s.template,
+        });
+        Ok((d.metadata.unwrap_or_default(), spec.and_then(|t| t.spec).unwrap_or_default()))
+    }
+
+    #[test]
+    fn fast_reader_agrees_with_the_full_parser_on_every_fixture() {
+        let docs = fixture_workloads();
+        assert!(docs.len() >= 15, "{}", docs.len());
+        let mut fast = 0;
+        for (text, kind) in docs {
+            if same_or_fallback(text, *kind).unwrap_or_else(|e| panic!("{e}")) {
+                fast += 1;
+            }
+        }
+        // Most fixtures are block style, as renderers write them; some use flow style on purpose.
+        assert!(fast * 2 >= docs.len(), "fast path taken for only {fast} of {}", docs.len());
+    }
+
+    /// Edits that push a document towards what the fast reader must not misread.
+    const INSERTS: [&str; 24] = [
+        ":", ": ", "\"", "'", "-", "- ", "#", " #", "{", "}", "[", "]", "&a ", "*a", "!!str ", "|", ">", "  ", "\t",
+        "? ", "\\", "null", "~", ",",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// Mutated fixture documents: whatever the edit, the fast reader either steps aside or
+        /// reads exactly what the full parser reads (and never accepts what it rejects).
+        #[test]
+        fn fast_reader_never_misreads_a_mutated_document(
+            doc in 0usize..1000,
+            edits in proptest::collection::vec((0usize..10_000, 0usize..200, 0usize..INSERTS.len(), 0u8..4), 1..4),
+        ) {
+            let docs = fixture_workloads();
+            let (text, kind) = &docs[doc % docs.len()];
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            for (line, col, ins, op) in edits {
+                let l = line % lines.len();
+                let s = &mut lines[l];
+                let c = (0..=s.len()).filter(|&i| s.is_char_boundary(i)).nth(col % (s.len() + 1)).unwrap_or(s.len());
+                match op {
+                    0 => s.insert_str(c, INSERTS[ins]),
+                    1 => { if c < s.len() { s.remove(c); } }
+                    2 => { let dup = s.clone(); lines.insert(l, dup); }
+                    _ => *s = format!("{}{}", " ".repeat(col % 5), s.trim_start()),
+                }
+            }
+            let mutated = lines.join("\n") + "\n";
+            if let Err(e) = same_or_fallback(&mutated, *kind) {
+                prop_assert!(false, "{}", e);
+            }
+        }
+    }
+
+    #[test]
+    fn helm_templates_are_told_from_rendered_go_templates() {
+        assert!(helm_template("metadata:\n  name: {{ include \"cordum.fullname\" . }}\n"));
+        assert!(helm_template("  value: \"{{ .Values.nats.url }}\"\n"));
+        assert!(helm_template("{{- if .Values.enabled }}\nkind: Deployment\n{{- end }}\n"));
+        // Alertmanager, Prometheus and Argo templates in rendered manifests are content.
+        assert!(!helm_template("summary: '{{ $labels.instance }} down'\ntext: '{{ template \"slack.text\" . }}'\n"));
+        assert!(!helm_template("args: ['{{inputs.parameters.message}}']\n"));
+    }
+}

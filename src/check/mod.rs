@@ -34,7 +34,7 @@
 //! - `now` is the real clock, read once; there is no incident offline, so a `rollback-by`
 //!   annotation in the past makes an active override overdue.
 
-mod fast;
+pub mod fast;
 mod input;
 mod kustomize;
 mod output;

@@ -12,10 +12,6 @@
 //! JSON reader that hands on each item of a top-level `items` array the same way.
 
 use super::input::{Kind, classify, sniff_kind};
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
-use std::cell::Cell;
-use std::fmt;
 use std::io::{self, Read};
 
 /// How a unit's text is written.
@@ -286,41 +282,29 @@ impl Splitter<'_> {
                 if let Some(group) = group {
                     emit(Event::GroupEnd { group, list: false });
                 }
-                let error = io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8");
-                emit(Event::Unreadable { line, error });
+                emit(Event::Unreadable { line, error: not_utf8() });
             }
         }
     }
 
-    /// Reads one JSON value from the current position (after `prefix`, text already taken
-    /// from the marker line), handing on the items of a top-level `items` array one by one.
+    /// Reads one JSON value from the current position (after `prefix`, text taken from a
+    /// marker line), handing on each item of a top-level `items` array as soon as it ends.
+    ///
+    /// Only the structure around the items is checked here (braces, brackets, strings, commas,
+    /// colons); each item and the rest of the object are parsed by serde_json afterwards, which
+    /// reports anything malformed inside them. A byte loop finds an item's end: serde_json read
+    /// from a stream asks for one byte at a time and ran at about 66 MB/s (docs/ci.md, "How fast").
     fn json(&mut self, prefix: &str, emit: &mut dyn FnMut(Event)) {
         let doc_line = if prefix.is_empty() { self.line + 1 } else { self.doc_line };
-        // The line the reader is on: the marker line when the JSON starts on it.
-        let line = Cell::new(if prefix.is_empty() { self.line + 1 } else { self.line });
+        if !prefix.is_empty() {
+            // Read the marker line's text as if it were a line of its own.
+            self.buf.splice(self.head..self.head, prefix.bytes());
+            self.line -= 1;
+        }
         let group = *self.next_group;
         *self.next_group += 1;
-        let mut emitted = false;
-        let mut header: Vec<(String, Box<RawValue>)> = Vec::new();
-        let mut replay = Some(Vec::new());
-        let prefix_used = Cell::new(0);
-        let result = {
-            let feed = Feed {
-                prefix: prefix.as_bytes(),
-                prefix_used: &prefix_used,
-                s: self,
-                line: &line,
-                replay: &mut replay,
-            };
-            let mut de = serde_json::Deserializer::from_reader(feed);
-            let mut on_item = |text: String, at: usize| {
-                emitted = true;
-                emit(Event::Unit(Unit { text, line: at, form: Form::Json, group: Some(group) }));
-            };
-            TopSeed { header: &mut header, line: &line, on_item: &mut on_item }.deserialize(&mut de)
-        };
-        // Lines consumed by the JSON reader.
-        self.line = line.get() - 1;
+        let mut j = Json { replay: Some(Vec::new()), emitted: false, header: Vec::new(), top: None };
+        let result = self.json_value(&mut j, group, emit);
         if result.is_ok() {
             // What follows the value on its line, and up to the next marker, is blank.
             self.doc.clear();
@@ -328,48 +312,227 @@ impl Splitter<'_> {
             self.doc_line = self.line + 1;
         }
         match result {
-            Ok(Top::Object) => {
-                let kind = header
+            Ok(()) => {
+                if let Some(top) = j.top {
+                    match String::from_utf8(top) {
+                        Ok(text) => emit(Event::Unit(Unit { text, line: doc_line, form: Form::Json, group: None })),
+                        Err(_) => emit(Event::Unreadable { line: doc_line, error: not_utf8() }),
+                    }
+                    return;
+                }
+                let kind = j
+                    .header
                     .iter()
-                    .find(|(k, _)| k == "kind")
-                    .and_then(|(_, v)| serde_json::from_str::<String>(v.get()).ok());
+                    .find(|(k, _)| k == b"\"kind\"")
+                    .and_then(|(_, v)| serde_json::from_slice::<String>(v).ok());
                 let list = kind.as_deref().map(classify) == Some(Kind::List);
-                if emitted {
+                if j.emitted {
                     emit(Event::GroupEnd { group, list });
                 }
-                let mut text = String::from("{");
-                for (i, (k, v)) in header.iter().enumerate() {
+                let mut text = vec![b'{'];
+                for (i, (k, v)) in j.header.iter().enumerate() {
                     if i > 0 {
-                        text.push(',');
+                        text.push(b',');
                     }
-                    text.push_str(&serde_json::Value::String(k.clone()).to_string());
-                    text.push(':');
-                    text.push_str(v.get());
+                    text.extend_from_slice(k);
+                    text.push(b':');
+                    text.extend_from_slice(v);
                 }
-                text.push('}');
-                emit(Event::Unit(Unit { text, line: doc_line, form: Form::Json, group: None }));
+                text.push(b'}');
+                match String::from_utf8(text) {
+                    Ok(text) => emit(Event::Unit(Unit { text, line: doc_line, form: Form::Json, group: None })),
+                    Err(_) => emit(Event::Unreadable { line: doc_line, error: not_utf8() }),
+                }
             }
-            Ok(Top::Other(raw)) => {
-                emit(Event::Unit(Unit { text: raw.get().to_owned(), line: doc_line, form: Form::Json, group: None }));
+            Err(JsonError::Io(error)) => {
+                if j.emitted {
+                    emit(Event::GroupEnd { group, list: false });
+                }
+                emit(Event::Unreadable { line: self.line + 1, error });
             }
-            Err(e) => {
-                if emitted {
+            Err(JsonError::Syntax(message)) => {
+                if j.emitted {
                     emit(Event::GroupEnd { group, list: false });
                 }
                 // Not JSON (flow-style YAML, or broken): the rest of the document is read as
-                // YAML when the whole of it is still at hand, else the JSON error is reported.
-                match replay {
-                    Some(mut kept) if !emitted && e.is_syntax() => {
-                        kept.extend_from_slice(&prefix.as_bytes()[prefix_used.get()..]);
+                // YAML when the whole of it is still at hand, else the error is reported.
+                match j.replay {
+                    Some(kept) if !j.emitted => {
                         self.doc = kept;
                         self.doc_content = true;
                         self.doc_line = doc_line;
                     }
                     _ => {
-                        emit(Event::BadJson { line: e.line().saturating_sub(1) + doc_line, message: e.to_string() });
+                        emit(Event::BadJson { line: self.line + 1, message });
                         self.skip_to_marker();
                     }
                 }
+            }
+        }
+    }
+
+    /// The byte at the reading position, reading more when needed.
+    fn jpeek(&mut self) -> Result<Option<u8>, JsonError> {
+        if self.head >= self.buf.len() {
+            if self.eof {
+                return Ok(None);
+            }
+            self.fill().map_err(JsonError::Io)?;
+            if self.head >= self.buf.len() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(self.buf[self.head]))
+    }
+
+    /// Consumes `n` buffered bytes, counting lines and keeping them for a replay as YAML.
+    fn jconsume(&mut self, n: usize, j: &mut Json) {
+        let s = &self.buf[self.head..self.head + n];
+        self.line += memchr::memchr_iter(b'\n', s).count();
+        if let Some(r) = &mut j.replay {
+            if r.len() + n > JSON_REPLAY {
+                j.replay = None;
+            } else {
+                r.extend_from_slice(s);
+            }
+        }
+        self.head += n;
+    }
+
+    fn jskip_ws(&mut self, j: &mut Json) -> Result<Option<u8>, JsonError> {
+        while let Some(b) = self.jpeek()? {
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Ok(Some(b));
+            }
+            self.jconsume(1, j);
+        }
+        Ok(None)
+    }
+
+    fn jexpect(&mut self, want: u8, what: &str, j: &mut Json) -> Result<(), JsonError> {
+        match self.jskip_ws(j)? {
+            Some(b) if b == want => {
+                self.jconsume(1, j);
+                Ok(())
+            }
+            _ => Err(JsonError::Syntax(format!("expected {what}"))),
+        }
+    }
+
+    /// Captures one whole JSON value (its bytes, unparsed).
+    fn jtake(&mut self, j: &mut Json) -> Result<Vec<u8>, JsonError> {
+        let mut out = Vec::new();
+        let first = self.jskip_ws(j)?.ok_or_else(|| JsonError::Syntax("expected a value".into()))?;
+        if !matches!(first, b'{' | b'[' | b'"') {
+            // A number, true, false or null: up to the next delimiter.
+            while let Some(b) = self.jpeek()? {
+                if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    break;
+                }
+                out.push(b);
+                self.jconsume(1, j);
+            }
+            return if out.is_empty() { Err(JsonError::Syntax("expected a value".into())) } else { Ok(out) };
+        }
+        let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+        loop {
+            if self.jpeek()?.is_none() {
+                return Err(JsonError::Syntax("unexpected end of input inside a value".into()));
+            }
+            let chunk = &self.buf[self.head..];
+            let mut end = None;
+            for (i, &b) in chunk.iter().enumerate() {
+                if in_str {
+                    if esc {
+                        esc = false;
+                    } else if b == b'\\' {
+                        esc = true;
+                    } else if b == b'"' {
+                        in_str = false;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                } else {
+                    match b {
+                        b'"' => in_str = true,
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = Some(i + 1);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let n = end.unwrap_or(chunk.len());
+            out.extend_from_slice(&chunk[..n]);
+            self.jconsume(n, j);
+            if end.is_some() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The top-level value: an object's fields go to the header, except the items of `items`,
+    /// which are handed on one by one; any other value is kept whole.
+    fn json_value(&mut self, j: &mut Json, group: u64, emit: &mut dyn FnMut(Event)) -> Result<(), JsonError> {
+        if self.jskip_ws(j)? != Some(b'{') {
+            j.top = Some(self.jtake(j)?);
+            return Ok(());
+        }
+        self.jconsume(1, j);
+        if self.jskip_ws(j)? == Some(b'}') {
+            self.jconsume(1, j);
+            return Ok(());
+        }
+        loop {
+            if self.jskip_ws(j)? != Some(b'"') {
+                return Err(JsonError::Syntax("expected an object key".into()));
+            }
+            let key = self.jtake(j)?;
+            self.jexpect(b':', "`:` after an object key", j)?;
+            if key == b"\"items\"" && self.jskip_ws(j)? == Some(b'[') {
+                self.jconsume(1, j);
+                if self.jskip_ws(j)? == Some(b']') {
+                    self.jconsume(1, j);
+                } else {
+                    loop {
+                        self.jskip_ws(j)?;
+                        let at = self.line + 1;
+                        let item = self.jtake(j)?;
+                        j.emitted = true;
+                        match String::from_utf8(item) {
+                            Ok(text) => {
+                                emit(Event::Unit(Unit { text, line: at, form: Form::Json, group: Some(group) }))
+                            }
+                            Err(_) => emit(Event::Unreadable { line: at, error: not_utf8() }),
+                        }
+                        match self.jskip_ws(j)? {
+                            Some(b',') => self.jconsume(1, j),
+                            Some(b']') => {
+                                self.jconsume(1, j);
+                                break;
+                            }
+                            _ => return Err(JsonError::Syntax("expected `,` or `]` after an item".into())),
+                        }
+                    }
+                }
+            } else {
+                let value = self.jtake(j)?;
+                j.header.push((key, value));
+            }
+            match self.jskip_ws(j)? {
+                Some(b',') => self.jconsume(1, j),
+                Some(b'}') => {
+                    self.jconsume(1, j);
+                    return Ok(());
+                }
+                _ => return Err(JsonError::Syntax("expected `,` or `}` after an object value".into())),
             }
         }
     }
@@ -395,8 +558,7 @@ fn emit_item(mut text: Vec<u8>, line: usize, group: u64, emit: &mut dyn FnMut(Ev
     match String::from_utf8(text) {
         Ok(text) => emit(Event::Unit(Unit { text, line, form: Form::Yaml, group: Some(group) })),
         Err(_) => {
-            let error = io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8");
-            emit(Event::Unreadable { line, error });
+            emit(Event::Unreadable { line, error: not_utf8() });
         }
     }
 }
@@ -423,177 +585,25 @@ fn blank_dash(l: &[u8], indent: usize) -> Vec<u8> {
     v
 }
 
-/// The bytes of the source from the splitter's position, for the JSON reader: counts lines
-/// and keeps a copy of the first [`JSON_REPLAY`] bytes.
-struct Feed<'a, 'b> {
-    /// Text taken from a marker line, served first.
-    prefix: &'a [u8],
-    prefix_used: &'a Cell<usize>,
-    s: &'a mut Splitter<'b>,
-    line: &'a Cell<usize>,
-    replay: &'a mut Option<Vec<u8>>,
+/// The state of one JSON document being read.
+struct Json {
+    /// The bytes consumed, while they are few enough to re-read the document as YAML.
+    replay: Option<Vec<u8>>,
+    /// Whether any item was handed on.
+    emitted: bool,
+    /// The object's fields other than `items`: raw key and raw value.
+    header: Vec<(Vec<u8>, Vec<u8>)>,
+    /// A top-level value that is not an object.
+    top: Option<Vec<u8>>,
 }
 
-impl Read for Feed<'_, '_> {
-    // The JSON reader asks for one byte at a time; lines are counted as bytes are consumed, so
-    // that each item's line is known when it starts.
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let from_prefix = self.prefix_used.get() < self.prefix.len();
-        let src: &[u8] = if from_prefix {
-            &self.prefix[self.prefix_used.get()..]
-        } else {
-            if self.s.head >= self.s.buf.len() {
-                if self.s.eof {
-                    return Ok(0);
-                }
-                self.s.fill()?;
-                if self.s.head >= self.s.buf.len() {
-                    return Ok(0);
-                }
-            }
-            &self.s.buf[self.s.head..]
-        };
-        let n = out.len().min(src.len());
-        out[..n].copy_from_slice(&src[..n]);
-        let newlines = out[..n].iter().filter(|&&b| b == b'\n').count();
-        if newlines > 0 {
-            self.line.set(self.line.get() + newlines);
-        }
-        if let Some(r) = self.replay {
-            if r.len() + n > JSON_REPLAY {
-                *self.replay = None;
-            } else {
-                r.extend_from_slice(&out[..n]);
-            }
-        }
-        if from_prefix {
-            self.prefix_used.set(self.prefix_used.get() + n);
-        } else {
-            self.s.head += n;
-        }
-        Ok(n)
-    }
+enum JsonError {
+    Io(io::Error),
+    Syntax(String),
 }
 
-enum Top {
-    /// A JSON object: its fields other than `items` are in the header.
-    Object,
-    /// Any other JSON value.
-    Other(Box<RawValue>),
-}
-
-struct TopSeed<'a> {
-    header: &'a mut Vec<(String, Box<RawValue>)>,
-    line: &'a Cell<usize>,
-    on_item: &'a mut dyn FnMut(String, usize),
-}
-
-impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
-    type Value = Top;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Top, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopSeed<'_> {
-    type Value = Top;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "items" {
-                map.next_value_seed(ItemsSeed { line: self.line, on_item: &mut *self.on_item })?;
-            } else {
-                let v: Box<RawValue> = map.next_value()?;
-                self.header.push((key, v));
-            }
-        }
-        Ok(Top::Object)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
-        // Not an object: kept as `[]` (no Kubernetes object), its elements not read.
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Top::Other(raw("[]")))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Top, E> {
-        Ok(Top::Other(raw("null")))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Top, E> {
-        Ok(Top::Other(raw("null")))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Top, E> {
-        Ok(Top::Other(raw("null")))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Top, E> {
-        Ok(Top::Other(raw("null")))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Top, E> {
-        Ok(Top::Other(raw("null")))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Top, E> {
-        Ok(Top::Other(raw("null")))
-    }
-}
-
-fn raw(s: &str) -> Box<RawValue> {
-    RawValue::from_string(s.to_owned()).unwrap_or_else(|_| RawValue::NULL.to_owned())
-}
-
-struct ItemsSeed<'a> {
-    line: &'a Cell<usize>,
-    on_item: &'a mut dyn FnMut(String, usize),
-}
-
-impl<'de> DeserializeSeed<'de> for ItemsSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ItemsSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of objects")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some((item, at)) = seq.next_element_seed(ItemSeed { line: self.line })? {
-            (self.on_item)(Box::<str>::from(item).into_string(), at);
-        }
-        Ok(())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-}
-
-/// One item, with the line it starts on (read when its first byte has been consumed).
-struct ItemSeed<'a> {
-    line: &'a Cell<usize>,
-}
-
-impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
-    type Value = (Box<RawValue>, usize);
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        let at = self.line.get();
-        Ok((serde::Deserialize::deserialize(d)?, at))
-    }
+fn not_utf8() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")
 }
 
 #[cfg(test)]

@@ -35,7 +35,11 @@ present(c, name) if {
 
 present(c, name) if trim_space(literal(c, name)) != ""
 
-production(c) if truthy(literal(c, "CORDUM_PRODUCTION"))
+# A literal override variable that is truthy. (A helper, because `not truthy(literal(…))` would
+# be undefined, not true, when the variable is absent.)
+enabled(c, name) if truthy(literal(c, name))
+
+production(c) if enabled(c, "CORDUM_PRODUCTION")
 
 production(c) if lower(trim_space(literal(c, "CORDUM_ENV"))) in {"production", "prod"}
 
@@ -81,7 +85,7 @@ findings contains f if {
 	u := url(c)
 	not gate_passes(u)
 	not encrypts(u)
-	not truthy(literal(c, "CORDUM_NATS_ALLOW_PLAINTEXT"))
+	not enabled(c, "CORDUM_NATS_ALLOW_PLAINTEXT")
 	f := finding(d, c, "PlaintextTransport")
 }
 
@@ -90,7 +94,7 @@ findings contains f if {
 	some c in containers(d)
 	production(c)
 	not gate_passes(url(c))
-	truthy(literal(c, "CORDUM_NATS_ALLOW_PLAINTEXT"))
+	enabled(c, "CORDUM_NATS_ALLOW_PLAINTEXT")
 	f := finding(d, c, "PlaintextOverrideActive")
 }
 
@@ -108,7 +112,7 @@ findings contains f if {
 	production(c)
 	declared(c, "NATS_URL")
 	not authenticated(c)
-	not truthy(literal(c, "CORDUM_NATS_ALLOW_NOAUTH"))
+	not enabled(c, "CORDUM_NATS_ALLOW_NOAUTH")
 	f := finding(d, c, "AuthMissing")
 }
 

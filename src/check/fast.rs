@@ -68,7 +68,12 @@ pub fn from_str<T: DeserializeOwned>(doc: &str) -> Result<T> {
 /// non-printable (C1 controls, U+2028, U+2029, U+FEFF, U+FFFE, U+FFFF).
 fn plain_text(doc: &str) -> bool {
     let b = doc.as_bytes();
-    if b.iter().all(|&c| (0x20..0x7f).contains(&c) || c == b'\n') {
+    // Branch-free over 64-byte blocks, so that it vectorizes: any byte outside 0x20..0x7e but `\n`.
+    let odd = |c: &u8| u8::from((*c < 0x20 && *c != b'\n') || *c >= 0x7f);
+    let mut blocks = b.chunks_exact(64);
+    let any_odd = blocks.by_ref().any(|blk| blk.iter().fold(0u8, |acc, c| acc | odd(c)) != 0)
+        || blocks.remainder().iter().any(|c| odd(c) != 0);
+    if !any_odd {
         return true;
     }
     if b.iter().any(|&c| (c < 0x20 && c != b'\n') || c == 0x7f) {
@@ -76,6 +81,34 @@ fn plain_text(doc: &str) -> bool {
     }
     !doc.chars()
         .any(|c| matches!(c, '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'))
+}
+
+/// The offset of the first ` #` (a comment start after a space), searched with memchr.
+fn comment_start(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'#', &b[from..]) {
+        let k = from + i;
+        if k > 0 && b[k - 1] == b' ' {
+            return Some(k - 1);
+        }
+        from = k + 1;
+    }
+    None
+}
+
+/// Whether a plain scalar holds `: ` (a mapping indicator where none may be).
+fn has_colon_space(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b':', &b[from..]) {
+        let k = from + i;
+        if b.get(k + 1) == Some(&b' ') {
+            return true;
+        }
+        from = k + 1;
+    }
+    false
 }
 
 /// One logical line: its indentation and its text (after the indentation, trailing spaces
@@ -301,7 +334,7 @@ fn strip_comment(s: &str) -> &str {
     if s.starts_with('#') {
         return "";
     }
-    match s.find(" #") {
+    match comment_start(s) {
         Some(i) => s[..i].trim_end_matches(' '),
         None => s,
     }
@@ -432,12 +465,12 @@ fn scalar(text: &str) -> Result<Scalar<'_>> {
         }
         b'-' | b'?' | b':' if b.len() == 1 || b[1] == b' ' => Err(Fallback),
         _ => {
-            let v = match text.find(" #") {
+            let v = match comment_start(text) {
                 Some(i) => text[..i].trim_end_matches(' '),
                 None => text,
             };
             // `a: b` inside a value, or a value ending in `:`, is a mapping where none may be.
-            if v.ends_with(':') || v.contains(": ") {
+            if v.ends_with(':') || has_colon_space(v) {
                 return Err(Fallback);
             }
             Ok(Scalar::Plain(v))

@@ -71,6 +71,7 @@ pub fn split(r: &mut dyn Read, next_group: &mut u64, emit: &mut dyn FnMut(Event)
         eof: false,
         line: 0,
         doc: Vec::new(),
+        span: None,
         doc_line: 1,
         doc_content: false,
         items: Items::No,
@@ -96,8 +97,10 @@ struct Splitter<'a> {
     eof: bool,
     /// Lines consumed so far.
     line: usize,
-    /// The current document (without the items streamed out of it).
+    /// The current document (without the items streamed out of it): `doc`, then the lines of
+    /// `buf` in `span` (kept in the buffer and copied once, not line by line).
     doc: Vec<u8>,
+    span: Option<(usize, usize)>,
     doc_line: usize,
     /// Whether the document has content besides blank and comment lines.
     doc_content: bool,
@@ -126,11 +129,16 @@ impl Splitter<'_> {
         }
     }
 
-    /// Reads another block, dropping what has been consumed.
+    /// Reads another block, dropping what has been consumed (except the document's span).
     fn fill(&mut self) -> io::Result<()> {
-        if self.head > 0 {
-            self.buf.drain(..self.head);
-            self.head = 0;
+        let cut = self.span.map_or(self.head, |(a, _)| a.min(self.head));
+        if cut > 0 {
+            self.buf.drain(..cut);
+            self.head -= cut;
+            if let Some((a, b)) = &mut self.span {
+                *a -= cut;
+                *b -= cut;
+            }
         }
         let len = self.buf.len();
         self.buf.resize(len + BLOCK, 0);
@@ -197,7 +205,10 @@ impl Splitter<'_> {
                     Some(i) => {
                         self.doc_content = true;
                         if l[i] == b'{' {
-                            // A JSON document: the reader takes over from this line.
+                            // A JSON document: the reader takes over from this line (the
+                            // blank and comment lines before it are dropped).
+                            self.span = None;
+                            self.doc.clear();
                             self.head = start;
                             self.line -= 1;
                             self.json("", emit);
@@ -219,14 +230,14 @@ impl Splitter<'_> {
         let content = l.get(indent).is_some_and(|&b| !matches!(b, b'#' | b'\n' | b'\r'));
         match &mut self.items {
             Items::No => {
-                self.doc.extend_from_slice(l);
                 if indent == 0 && l.starts_with(b"items:") && is_empty_value(&l[6..]) {
                     self.items = Items::Pending;
                 }
+                self.push_line(start, end);
             }
             Items::Pending => {
                 if !content {
-                    self.doc.extend_from_slice(l);
+                    self.push_line(start, end);
                 } else if is_dash(&l[indent..]) {
                     let group = *self.next_group;
                     *self.next_group += 1;
@@ -235,7 +246,7 @@ impl Splitter<'_> {
                 } else {
                     // `items:` is null, or not a sequence: no streaming.
                     self.items = Items::No;
-                    self.doc.extend_from_slice(l);
+                    self.push_line(start, end);
                 }
             }
             Items::In { s, group, cur } => {
@@ -246,7 +257,7 @@ impl Splitter<'_> {
                         emit_item(text, line, group, emit);
                     }
                     self.items = Items::No;
-                    self.doc.extend_from_slice(l);
+                    self.push_line(start, end);
                 } else if content && indent == s && is_dash(&l[indent..]) {
                     if let Some((text, line)) = cur.take() {
                         emit_item(text, line, group, emit);
@@ -259,8 +270,26 @@ impl Splitter<'_> {
         }
     }
 
+    /// Adds the buffered line `start..end` to the document.
+    fn push_line(&mut self, start: usize, end: usize) {
+        match &mut self.span {
+            Some((_, b)) if *b == start => *b = end,
+            _ => {
+                self.flush_span();
+                self.span = Some((start, end));
+            }
+        }
+    }
+
+    fn flush_span(&mut self) {
+        if let Some((a, b)) = self.span.take() {
+            self.doc.extend_from_slice(&self.buf[a..b]);
+        }
+    }
+
     /// Ends the current document: hands on its last item, its group's end, and the document.
     fn finish_doc(&mut self, emit: &mut dyn FnMut(Event)) {
+        self.flush_span();
         if let Items::In { group, cur: Some((text, line)), .. } = std::mem::replace(&mut self.items, Items::No) {
             emit_item(text, line, group, emit);
         }
@@ -678,6 +707,45 @@ mod tests {
         // Flow-style YAML is not JSON: read as YAML.
         assert_eq!(events("{kind: ConfigMap, data: {a: b}}\n"), ["Yaml@1:{kind: ConfigMap, data: {a: b}}\n"]);
         assert_eq!(events("--- {kind: ConfigMap}\n"), ["Yaml@1:   {kind: ConfigMap}\n"]);
+    }
+
+    /// A reader that hands out at most `k` bytes per read, so that lines, documents, items and
+    /// JSON values straddle the buffer's refills.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_same_events_whatever_the_read_sizes() {
+        let input = "# head\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: |\n    ---x\n---\napiVersion: v1\nitems:\n- kind: Pod\n  metadata:\n    name: p\n\n- kind: ConfigMap\nkind: List\n--- {kind: ConfigMap, data: {a: b}}\n---\n{\"kind\": \"List\", \"items\": [{\"kind\": \"Pod\", \"s\": \"a}]\\\"\"},\n {\"kind\": \"ConfigMap\"}]}\n---\n{not: json}\n...\nlast: doc\n";
+        let expected = events(input);
+        assert_eq!(expected.len(), 12, "{expected:#?}");
+        for k in [1, 2, 3, 7, 64, 4096] {
+            let mut g = 0;
+            let mut got = Vec::new();
+            split(&mut Trickle(input.as_bytes(), k), &mut g, &mut |e| {
+                got.push(match e {
+                    Event::Unit(u) => format!(
+                        "{:?}@{}{}:{}",
+                        u.form,
+                        u.line,
+                        u.group.map(|g| format!("g{g}")).unwrap_or_default(),
+                        u.text
+                    ),
+                    Event::GroupEnd { group, list } => format!("end g{group} {list}"),
+                    Event::Unreadable { line, .. } => format!("unreadable@{line}"),
+                    Event::BadJson { line, .. } => format!("badjson@{line}"),
+                })
+            });
+            assert_eq!(got, expected, "reads of {k} bytes");
+        }
     }
 
     #[test]

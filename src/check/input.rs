@@ -119,7 +119,7 @@ pub enum Kind {
 }
 
 /// Workload kinds with a pod spec (SPEC §6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum WorkloadKind {
     Deployment,
     StatefulSet,

@@ -34,6 +34,7 @@
 //! - `now` is the real clock, read once; there is no incident offline, so a `rollback-by`
 //!   annotation in the past makes an active override overdue.
 
+mod codec;
 pub mod fast;
 mod input;
 mod kustomize;
@@ -48,7 +49,7 @@ use crate::evaluate::{EvalContext, WorkloadInput, evaluate_workload};
 use input::{InputError, Origin};
 use k8s_openapi::jiff::Timestamp;
 use output::{Entry, Format, Summary, Writer};
-use parse::{Item, Parsed, Record};
+use parse::{Item, Parsed};
 use select::{ConfigMaps, Policies, Policy};
 use split::Event;
 use spool::Spool;
@@ -547,8 +548,8 @@ impl Eval<'_> {
     fn chunk(&self, chunk: &[u8]) -> Judged {
         let mut j = Judged { selected: vec![0; self.policies.list().len()], ..Judged::default() };
         let empty = BTreeMap::new();
-        for line in chunk.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let Ok(r) = serde_json::from_slice::<Record>(line) else {
+        for frame in codec::frames(chunk) {
+            let Some(r) = frame.and_then(codec::decode) else {
                 j.lost += 1;
                 continue;
             };

@@ -13,25 +13,26 @@ use super::input::{Kind, WorkloadKind, classify, sniff_kind};
 use super::split::{Form, Unit};
 use crate::crd::NatsTransportPolicy;
 use crate::workload::PodEnv;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The metadata `check` reads.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct Meta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
-/// A workload as `check` keeps it between reading and evaluating.
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
+/// A workload as `check` keeps it between reading and evaluating (in the form of
+/// [`super::codec`]).
+#[derive(Debug, PartialEq)]
 pub struct Record {
     /// Index of its source.
     pub src: usize,
@@ -39,7 +40,6 @@ pub struct Record {
     pub line: usize,
     pub kind: WorkloadKind,
     /// The List it was streamed from (dropped if that turns out not to be a List).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<u64>,
     pub meta: Meta,
     pub pod: PodEnv,
@@ -48,7 +48,7 @@ pub struct Record {
 /// What one document (or `List` item) is to `check`.
 #[derive(Debug)]
 pub enum Parsed {
-    /// A workload, serialized (one JSON line) for the record spool.
+    /// A workload, encoded for the record spool.
     Workload(Vec<u8>),
     ConfigMap {
         namespace: String,
@@ -288,13 +288,9 @@ fn typed(
 }
 
 fn record(r: Record) -> Parsed {
-    match serde_json::to_vec(&r) {
-        Ok(mut v) => {
-            v.push(b'\n');
-            Parsed::Workload(v)
-        }
-        Err(e) => Parsed::Malformed { message: format!("cannot keep this workload: {e}") },
-    }
+    let mut v = Vec::with_capacity(2048);
+    super::codec::encode(&r, &mut v);
+    Parsed::Workload(v)
 }
 
 /// A generic value (a `List` item, a flow-style or JSON document) by its `kind`.

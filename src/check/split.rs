@@ -268,6 +268,10 @@ impl Splitter<'_> {
                 }
             }
         }
+        if !matches!(self.items, Items::No) {
+            // While items stream, the buffer must not keep the document's first lines.
+            self.flush_span();
+        }
     }
 
     /// Adds the buffered line `start..end` to the document.

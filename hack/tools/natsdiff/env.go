@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -49,8 +50,9 @@ type env struct {
 	ca         *x509.Certificate
 	caKey      *ecdsa.PrivateKey
 	leafKey    *ecdsa.PrivateKey
-	leaves     sync.Map // SAN -> *tls.Certificate
-	dialed     sync.Map // client-side local address of a routed connection -> host the client asked for
+	leaves     sync.Map     // SAN -> *tls.Certificate
+	mintErrors atomic.Int64 // certificates the harness failed to mint (the client only sees an alert)
+	dialed     sync.Map     // client-side local address of a routed connection -> host the client asked for
 	tmpDir     string
 }
 
@@ -218,6 +220,7 @@ func (e *env) certificateFor(hello *tls.ClientHelloInfo) (*tls.Certificate, erro
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, e.ca, &e.leafKey.PublicKey, e.caKey)
 	if err != nil {
+		e.mintErrors.Add(1)
 		return nil, fmt.Errorf("natsdiff: cannot mint a certificate for %q: %w", name, err)
 	}
 	c := &tls.Certificate{Certificate: [][]byte{der, e.ca.Raw}, PrivateKey: e.leafKey}

@@ -159,15 +159,16 @@ func tryOnce(e *env, raw string, ep endpoints) attempt {
 
 func classify(e *env, raw string) result {
 	r := result{URL: redactURL(raw)}
+	mintErrors := e.mintErrors.Load()
 	p := try(e, raw, e.plain)
 	t := try(e, raw, e.tls)
+	minted := e.mintErrors.Load() == mintErrors
 	r.Detail = fmt.Sprintf("plaintext server: %s; TLS server: %s", describe(raw, p), describe(raw, t))
 	harness := func(a attempt) bool {
 		var cv *tls.CertificateVerificationError
 		var ua x509.UnknownAuthorityError
 		var hn x509.HostnameError
-		return a.err != nil && (errors.As(a.err, &cv) || errors.As(a.err, &ua) || errors.As(a.err, &hn) ||
-			strings.Contains(a.err.Error(), "natsdiff:"))
+		return !minted || a.err != nil && (errors.As(a.err, &cv) || errors.As(a.err, &ua) || errors.As(a.err, &hn))
 	}
 	switch {
 	case p.connected && p.obs.plainFirst > 0:

@@ -229,7 +229,7 @@ fn without_go_the_build_fails_with_a_clear_message() {
     std::fs::create_dir_all(&cache).expect("temp dir");
     let result = build_harness(Some((&no_go, &cache)));
     let _ = std::fs::remove_dir_all(&cache);
-    let err = result.err().expect("without Go on PATH the harness cannot be built");
+    let err = result.expect_err("without Go on PATH the harness cannot be built");
     assert!(err.contains("needs Go 1.26 or newer on PATH"), "{err}");
     if Command::new("bash")
         .env("PATH", &no_go)

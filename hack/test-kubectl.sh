@@ -84,14 +84,16 @@ row=$(sed -n 2p <<<"$out")
 expect_eq "kubectl get ntp: values" "${row% *}" "cordum True False 3 4 1 2026-11-28T12:00:00Z"
 
 out=$(k get nti | squeeze)
-expect_eq "kubectl get nti: header" "$(sed -n 1p <<<"$out")" "NAME DEPLOYMENT OWNER STATE ROLLBACK-BY AGE"
+expect_eq "kubectl get nti: header" "$(sed -n 1p <<<"$out")" "NAME DEPLOYMENT OVERRIDE OWNER STATE ROLLBACK-BY AGE"
 row=$(sed -n 2p <<<"$out")
+# The fixture incident carries no spec.override (as the previous release wrote incidents): the
+# server's schema default makes it read as Plaintext.
 expect_eq "kubectl get nti: values" "${row% *}" \
-  "scheduler-20261128t080000z scheduler alice@example.com Overdue 2026-11-28T12:00:00Z"
+  "scheduler-20261128t080000z scheduler Plaintext alice@example.com Overdue 2026-11-28T12:00:00Z"
 
 out=$(k get nti -o wide | squeeze)
 expect_eq "kubectl get nti -o wide: header" "$(sed -n 1p <<<"$out")" \
-  "NAME DEPLOYMENT OWNER STATE ROLLBACK-BY AGE POLICY REASON"
+  "NAME DEPLOYMENT OVERRIDE OWNER STATE ROLLBACK-BY AGE POLICY REASON"
 row=$(sed -n 2p <<<"$out")
 expect_eq "kubectl get nti -o wide: policy and reason" "$(awk '{print $(NF-1), $NF}' <<<"$row")" "cordum INC-4711"
 

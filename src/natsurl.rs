@@ -251,43 +251,6 @@ pub fn analyze(raw: &str) -> UrlAnalysis {
     }
 }
 
-/// What the NATS client does with a whole URL value, as one word: the answer the nats.go
-/// differential test (docs/natsgo-differential.md) compares with the real client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ClientOutcome {
-    /// The client encrypts every connection (some entry is `tls://` or `wss://`).
-    Encrypted,
-    /// The client connects without TLS unless the server demands it.
-    Plaintext,
-    /// The client rejects the value before or instead of connecting.
-    Refused,
-}
-
-impl ClientOutcome {
-    /// The outcome's name as the differential corpus writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientOutcome::Encrypted => "encrypted",
-            ClientOutcome::Plaintext => "plaintext",
-            ClientOutcome::Refused => "refused",
-        }
-    }
-}
-
-/// The client's outcome for `raw`, read off [`analyze`]: refused when an entry is invalid or
-/// websocket and non-websocket entries mix; otherwise encrypted or plaintext. A value with no
-/// entries at all is plaintext: nats.go then dials its default URL, `nats://127.0.0.1:4222`.
-pub fn client_outcome(raw: &str) -> ClientOutcome {
-    let a = analyze(raw);
-    if a.mixed_websocket || a.invalid().next().is_some() {
-        ClientOutcome::Refused
-    } else if a.encrypted {
-        ClientOutcome::Encrypted
-    } else {
-        ClientOutcome::Plaintext
-    }
-}
-
 /// Parse one trimmed, non-empty entry like nats.go's `parseServerURL` (Go's `net/url` rules,
 /// narrowed to what can work: supported scheme, a host, a port in 1..=65535).
 fn parse_entry(entry: &str) -> Result<ServerUrl, UrlError> {

@@ -3,8 +3,8 @@ module natsguard.local/tools/natsdiff
 go 1.26.0
 
 require (
-	github.com/nats-io/nats-server/v2 v2.15.2
-	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nats-server/v2 v2.12.6
+	github.com/nats-io/nats.go v1.49.0
 )
 
 require (

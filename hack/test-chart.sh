@@ -127,9 +127,11 @@ expect_in "$n" '@sha256:0{64}"' "image digest wins over tag"
 for k in ServiceMonitor PrometheusRule NetworkPolicy; do
   [ "$(count_kind "$n" $k)" = 1 ] && pass "$k rendered" || fail "$k missing"
 done
-for a in NatsguardOverrideOverdue NatsguardOverrideDeadlineApproaching NatsguardViolationsPresent; do
+for a in NatsguardOverrideOverdue NatsguardOverrideDeadlineApproaching NatsguardViolationsPresent \
+  NatsguardReconcileErrors NatsguardOperatorDown NatsguardNoLeader; do
   expect_in "$n" "alert: $a\$" "alert $a"
 done
+expect_in "$n" 'honorLabels: true' "ServiceMonitor keeps the metrics' own namespace label (honorLabels)"
 expect_in "$n" '< 3600 and' "deadline window from prometheusRule.deadlineApproachingSeconds"
 expect_in "$n" 'natsguard_incidents_overdue' "overdue alert uses natsguard_incidents_overdue"
 

@@ -152,6 +152,12 @@ fi
 if helm template "$release" "$chart" --set serviceAccount.create=false >/dev/null 2>"$work/bad.err"; then
   fail "serviceAccount.create=false without a name was accepted"
 else pass "serviceAccount.create=false needs serviceAccount.name"; fi
+if helm template "$release" "$chart" --set image.digest=0123abcd >/dev/null 2>"$work/bad.err"; then
+  fail "image.digest=0123abcd was accepted"
+elif grep -q 'image.digest must be sha256:' "$work/bad.err"; then pass "a malformed image.digest refused with a clear message"; else
+  cat "$work/bad.err" >&2
+  fail "image.digest=0123abcd refused without naming image.digest"
+fi
 
 # --- the real API server accepts every object ------------------------------------------------------
 step "preparing the control plane (namespaces, stand-in monitoring CRDs)"

@@ -70,6 +70,10 @@ spec:
   override: {warnBefore: 20s}
 EOF
 deployment() { # name url override annotations
+  # A tls:// URL needs TLS settings in production (the CA bundle here); the demo mounts none, the
+  # operator only reads the environment.
+  local tls_env=""
+  [[ $2 == tls://* ]] && tls_env="        - {name: NATS_TLS_CA, value: /etc/cordum/tls/ca.crt}"
   cat <<EOF
 ---
 apiVersion: apps/v1
@@ -91,6 +95,7 @@ spec:
         - {name: CORDUM_ENV, value: production}
         - {name: NATS_URL, value: "$2"}
         - {name: CORDUM_NATS_ALLOW_PLAINTEXT, value: "$3"}
+$tls_env
         - name: NATS_TOKEN
           valueFrom: {secretKeyRef: {name: nats-auth, key: token}}
 EOF
@@ -104,7 +109,7 @@ EOF
 kubectl apply --server-side -f "$workdir/demo.yaml"
 
 say "starting the operator: natsguard run --namespace $NS"
-"$bin" run --namespace "$NS" --http-addr 127.0.0.1:0 >"$workdir/operator.log" 2>&1 &
+"$bin" run --namespace "$NS" --http-addr 127.0.0.1:0 --leader-election=false >"$workdir/operator.log" 2>&1 &
 op_pid=$!
 
 show() {
@@ -138,7 +143,8 @@ say "the deadline passed (Overdue): on-call sees OverrideOverdue"
 show
 
 say "rolling back: tls:// restored and the override removed"
-kubectl set env -n "$NS" deployment/scheduler-breakglass NATS_URL=tls://nats.cordum:4222 CORDUM_NATS_ALLOW_PLAINTEXT- >/dev/null
+kubectl set env -n "$NS" deployment/scheduler-breakglass NATS_URL=tls://nats.cordum:4222 \
+  NATS_TLS_CA=/etc/cordum/tls/ca.crt CORDUM_NATS_ALLOW_PLAINTEXT- >/dev/null
 wait_state Resolved 60
 say "incident Resolved ($(kubectl get nti -n "$NS" -o jsonpath='{.items[0].status.resolution}'))"
 show

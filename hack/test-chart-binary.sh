@@ -3,7 +3,10 @@
 # environment the chart's Deployment gives it, *as the chart's ServiceAccount with only the chart's
 # RBAC* (a token from the TokenRequest API), as a local process against the control plane since
 # there is no kubelet, and check what the Deployment relies on:
-#   - it starts with those args (--http-addr, --log-format, --namespace) and RUST_LOG;
+#   - it starts with those args (--http-addr, --log-format, --namespace, --leader-election,
+#     --leader-election-namespace), RUST_LOG, and POD_NAME/POD_NAMESPACE as the downward API sets them;
+#   - with the chart's Lease Role it takes the `natsguard` Lease in the release namespace as POD_NAME
+#     (natsguard_leader 1), and releases it on SIGTERM;
 #   - the least-privilege RBAC is enough: it reconciles a policy in the watched namespace (status
 #     written, violation counted in /metrics, an Event emitted) and nothing is forbidden;
 #   - --namespace scopes it: a policy in another namespace is left alone;
@@ -39,6 +42,7 @@ cleanup() {
   "$kubectl" -n "$ns" delete deploy/binary-test-plaintext ntp/binary-test --ignore-not-found --wait=false >/dev/null 2>&1 || true
   "$kubectl" -n "$ns" delete nti --all --ignore-not-found --wait=false >/dev/null 2>&1 || true
   "$kubectl" -n "$other_ns" delete ntp/binary-test-unwatched --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  "$kubectl" -n "$ns" delete lease/natsguard --ignore-not-found --wait=false >/dev/null 2>&1 || true
   if [ -e "$work/rbac.yaml" ]; then
     "$kubectl" delete -f "$work/rbac.yaml" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   fi
@@ -153,12 +157,19 @@ step "rendering the Deployment (httpPort=$port, watchNamespaces={$ns}, logFormat
 mapfile -t args < <(awk '/^ *args:$/ { on = 1; next } on && /^ *- / { sub(/^ *- /, ""); print; next } on { exit }' "$work/deployment.yaml")
 rust_log=$(awk '/- name: RUST_LOG/ { getline; sub(/^ *value: /, ""); gsub(/"/, ""); print; exit }' "$work/deployment.yaml")
 grace=$(awk '/terminationGracePeriodSeconds:/ { print $2; exit }' "$work/deployment.yaml")
+# The downward API: POD_NAME is the pod's name, POD_NAMESPACE the release namespace.
+downward() { awk -v env="$1" '$0 ~ "- name: " env "$" { getline; getline; getline; sub(/^ *fieldPath: /, ""); print; exit }' "$work/deployment.yaml"; }
+[ "$(downward POD_NAME)" = metadata.name ] && pass "POD_NAME comes from metadata.name" || fail "POD_NAME is not the downward API's metadata.name"
+[ "$(downward POD_NAMESPACE)" = metadata.namespace ] && pass "POD_NAMESPACE comes from metadata.namespace" ||
+  fail "POD_NAMESPACE is not the downward API's metadata.namespace"
+pod_name=natsguard-binary-test-7d9c5-x2x4q
 live=$(awk '/livenessProbe:/ { f = 1 } f && /path:/ { print $2; exit }' "$work/deployment.yaml")
 ready=$(awk '/readinessProbe:/ { f = 1 } f && /path:/ { print $2; exit }' "$work/deployment.yaml")
 [ "${#args[@]}" -ge 2 ] || die "could not read the container args from the rendered Deployment"
-step "command line: natsguard ${args[*]} (RUST_LOG=$rust_log, as ServiceAccount $ns/$release)"
+step "command line: natsguard ${args[*]} (RUST_LOG=$rust_log, POD_NAME=$pod_name, POD_NAMESPACE=$ns, as ServiceAccount $ns/$release)"
 
-KUBECONFIG="$work/kubeconfig" RUST_LOG="$rust_log" "$bin" "${args[@]}" >"$work/stdout" 2>"$work/stderr" &
+KUBECONFIG="$work/kubeconfig" RUST_LOG="$rust_log" POD_NAME="$pod_name" POD_NAMESPACE="$ns" \
+  "$bin" "${args[@]}" >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 
 step "waiting up to 60 s for $ready on :$port"
@@ -208,8 +219,13 @@ if grep -qi 'forbidden' "$work/stderr" "$work/stdout"; then
   fail "the operator hit 'forbidden' with the chart's RBAC"
 else pass "no 'forbidden' in the operator's log"; fi
 
+holder=$("$kubectl" -n "$ns" get lease natsguard -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true)
+if [ "$holder" = "$pod_name" ]; then pass "it holds the Lease $ns/natsguard as POD_NAME (the chart's Lease Role suffices)"; else
+  fail "Lease $ns/natsguard is held by '$holder', want $pod_name"
+fi
 curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics" || true
-for m in natsguard_reconcile_total natsguard_reconcile_duration_seconds natsguard_reconcile_errors_total \
+if grep -q '^natsguard_leader 1$' "$work/metrics"; then pass "natsguard_leader 1"; else fail "natsguard_leader is not 1 on the only replica"; fi
+for m in natsguard_leader natsguard_reconcile_total natsguard_reconcile_duration_seconds natsguard_reconcile_errors_total \
   natsguard_incidents_open natsguard_incidents_overdue natsguard_incident_rollback_deadline_seconds \
   natsguard_policy_violations; do
   if grep -q "^# TYPE $m " "$work/metrics"; then pass "/metrics declares $m"; else fail "/metrics does not declare $m"; fi
@@ -233,6 +249,8 @@ if kill -0 "$pid" 2>/dev/null; then
     rc=0
     wait "$pid" || rc=$?
     if [ "$rc" = 0 ]; then pass "exited 0 after SIGTERM in $((SECONDS - start))s"; else fail "exit status $rc after SIGTERM"; fi
+    holder=$("$kubectl" -n "$ns" get lease natsguard -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true)
+    if [ -z "$holder" ]; then pass "the Lease was released on SIGTERM"; else fail "the Lease is still held by '$holder' after exit"; fi
   fi
   pid=""
 else

@@ -88,6 +88,7 @@ step "helm template"
 render default
 render namespaced -f "$chart/ci/namespaced-full-values.yaml"
 render existing-sa -f "$chart/ci/existing-sa-values.yaml"
+render single --set replicaCount=1 --set leaderElection.enabled=false
 
 step "default rendering: cluster-wide, CRDs included, restricted pod security, least privilege"
 d="$work/default.yaml"
@@ -95,7 +96,8 @@ d="$work/default.yaml"
 expect_in "$d" 'helm.sh/resource-policy: keep' "CRDs kept on uninstall"
 [ "$(count_kind "$d" ClusterRole)" = 1 ] && [ "$(count_kind "$d" ClusterRoleBinding)" = 1 ] &&
   pass "ClusterRole + ClusterRoleBinding" || fail "expected one ClusterRole and one ClusterRoleBinding"
-[ "$(count_kind "$d" Role)" = 0 ] && pass "no namespaced Roles" || fail "unexpected Role in the default rendering"
+[ "$(count_kind "$d" Role)" = 1 ] && [ "$(count_kind "$d" RoleBinding)" = 1 ] &&
+  pass "one Role + RoleBinding (the Lease)" || fail "expected exactly the leader-election Role and RoleBinding"
 helm template "$release" "$chart" --namespace "$ns" --show-only templates/rbac.yaml >"$work/default-rbac.yaml"
 expect_not_in "$work/default-rbac.yaml" '[Ss]ecrets' "RBAC never mentions Secrets"
 expect_not_in "$work/default-rbac.yaml" '"\*"' "RBAC has no wildcards"
@@ -106,7 +108,27 @@ expect_in "$d" '- ALL' "capabilities drop ALL"
 expect_in "$d" 'type: RuntimeDefault' "seccomp RuntimeDefault"
 expect_in "$d" 'path: /livez' "liveness probe on /livez"
 expect_in "$d" 'path: /readyz' "readiness probe on /readyz"
-expect_in "$d" 'type: Recreate' "Recreate strategy (single replica, no leader election)"
+step "default rendering: high availability (SPEC section 8)"
+expect_in "$d" '^  replicas: 2$' "2 replicas"
+expect_in "$d" 'type: RollingUpdate' "rolling update"
+expect_in "$d" 'maxUnavailable: 0' "rolling update never goes below the replica count"
+[ "$(count_kind "$d" PodDisruptionBudget)" = 1 ] && pass "PodDisruptionBudget rendered" || fail "no PodDisruptionBudget"
+expect_in "$d" '^  minAvailable: 1$' "PodDisruptionBudget minAvailable: 1"
+expect_in "$d" 'preferredDuringSchedulingIgnoredDuringExecution:' "preferred pod anti-affinity"
+expect_in "$d" 'topologyKey: kubernetes.io/hostname' "anti-affinity across nodes"
+expect_in "$d" '- --leader-election=true$' "--leader-election=true"
+expect_in "$d" "- --leader-election-namespace=$ns\$" "Lease in the release namespace"
+expect_in "$d" 'name: POD_NAME' "POD_NAME env"
+expect_in "$d" 'fieldPath: metadata.name' "POD_NAME from the downward API"
+expect_in "$d" 'name: POD_NAMESPACE' "POD_NAMESPACE env"
+expect_in "$d" 'fieldPath: metadata.namespace' "POD_NAMESPACE from the downward API"
+expect_in "$d" 'resourceNames: \["natsguard"\]' "Lease rights narrowed to the natsguard Lease"
+s1="$work/single.yaml"
+expect_in "$s1" '^  replicas: 1$' "single: 1 replica"
+expect_in "$s1" '- --leader-election=false$' "single: --leader-election=false"
+expect_not_in "$s1" 'leader-election-namespace' "single: no Lease namespace"
+[ "$(count_kind "$s1" PodDisruptionBudget)$(count_kind "$s1" Role)" = 00 ] &&
+  pass "single: no PodDisruptionBudget, no Lease Role" || fail "single: PodDisruptionBudget or Lease Role rendered"
 expect_in "$d" 'image: "ghcr.io/natsguard/natsguard:0.1.0"' "image tag defaults to appVersion"
 expect_in "$d" '- --log-format=json' "log format flag"
 expect_not_in "$d" '--namespace=' "no --namespace flag: all namespaces"
@@ -121,8 +143,8 @@ for t in "${team_namespaces[@]}"; do
   expect_in "$n" "^  namespace: $t\$" "Role/RoleBinding in $t"
   expect_in "$n" "- --namespace=$t\$" "--namespace=$t flag"
 done
-[ "$(count_kind "$n" Role)" = 2 ] && [ "$(count_kind "$n" RoleBinding)" = 2 ] && pass "2 Roles + 2 RoleBindings" ||
-  fail "expected 2 Roles and 2 RoleBindings"
+[ "$(count_kind "$n" Role)" = 3 ] && [ "$(count_kind "$n" RoleBinding)" = 3 ] &&
+  pass "3 Roles + 3 RoleBindings (2 watched namespaces, the Lease)" || fail "expected 3 Roles and 3 RoleBindings"
 expect_in "$n" '@sha256:0{64}"' "image digest wins over tag"
 for k in ServiceMonitor PrometheusRule NetworkPolicy; do
   [ "$(count_kind "$n" $k)" = 1 ] && pass "$k rendered" || fail "$k missing"
@@ -149,6 +171,15 @@ elif grep -q 'logFormat must be text or json' "$work/bad.err"; then pass "logFor
   cat "$work/bad.err" >&2
   fail "logFormat=xml refused without naming logFormat"
 fi
+if helm template "$release" "$chart" --set leaderElection.enabled=false >/dev/null 2>"$work/bad.err"; then
+  fail "2 replicas without leader election were accepted"
+elif grep -q 'needs leaderElection.enabled' "$work/bad.err"; then pass "2 replicas need leader election (clear message)"; else
+  cat "$work/bad.err" >&2
+  fail "2 replicas without leader election refused without naming leaderElection.enabled"
+fi
+if helm template "$release" "$chart" --set podAntiAffinity=sometimes >/dev/null 2>"$work/bad.err"; then
+  fail "podAntiAffinity=sometimes was accepted"
+else pass "podAntiAffinity must be preferred or none"; fi
 if helm template "$release" "$chart" --set serviceAccount.create=false >/dev/null 2>"$work/bad.err"; then
   fail "serviceAccount.create=false without a name was accepted"
 else pass "serviceAccount.create=false needs serviceAccount.name"; fi
@@ -202,6 +233,7 @@ step "server-side apply (dry run) of every rendered object"
 accept default
 accept namespaced
 accept existing-sa
+accept single
 
 # --- RBAC, judged by the API server's own authorizer ------------------------------------------------
 # Apply the chart's ServiceAccount and RBAC for real (unique release names), then ask the authorizer
@@ -246,6 +278,13 @@ can no "$ns" $sa patch deployments.apps -n default # never changes workloads
 can no "$ns" $sa update deployments.apps -n default
 can no "$ns" $sa create pods -n default
 can no "$ns" $sa create events -n default # core/v1 Events are not needed (events.k8s.io only)
+# Leader election: the natsguard Lease in the release namespace, nothing else.
+for v in get update; do can yes "$ns" $sa $v leases.coordination.k8s.io/natsguard -n "$ns"; done
+can yes "$ns" $sa create leases.coordination.k8s.io -n "$ns"
+for v in get update; do can no "$ns" $sa $v leases.coordination.k8s.io/other -n "$ns"; done
+for v in list watch delete; do can no "$ns" $sa $v leases.coordination.k8s.io -n "$ns"; done
+for v in get create update; do can no "$ns" $sa $v leases.coordination.k8s.io/natsguard -n default; done
+can no "$ns" $sa create leases.coordination.k8s.io -n kube-system
 
 step "RBAC (watchNamespaces): rights only in the listed namespaces"
 helm template natsguard-rbac-test-ns "$chart" --namespace "$ns" --set "watchNamespaces={${team_namespaces[0]}}" \
@@ -258,6 +297,8 @@ can yes "$ns" $sa create natstransportincidents.natsguard.io -n "${team_namespac
 can no "$ns" $sa list deployments.apps -n "${team_namespaces[1]}"
 can no "$ns" $sa list deployments.apps -A
 can no "$ns" $sa get secrets -n "${team_namespaces[0]}"
+can yes "$ns" $sa update leases.coordination.k8s.io/natsguard -n "$ns"
+can no "$ns" $sa update leases.coordination.k8s.io/natsguard -n "${team_namespaces[0]}"
 
 if [ "$failures" -gt 0 ]; then
   step "$failures check(s) failed"

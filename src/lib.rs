@@ -7,6 +7,7 @@ pub mod check;
 pub mod controller;
 pub mod crd;
 pub mod duration;
+pub mod election;
 pub mod env;
 pub mod evaluate;
 pub mod findings;

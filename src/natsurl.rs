@@ -1,11 +1,13 @@
-//! The two readers of the NATS URL variable (SPEC §2): the workload's start-up **gate**, which
-//! compares the raw value, and the **NATS client**, which parses each comma-separated entry the
-//! way nats.go does (`processUrlString` then `addURLToPool`). They disagree in ways that matter:
-//! `TLS://a` encrypts but is refused by the gate; `nats://a,tls://b` encrypts every connection but
-//! is also refused.
+//! The two readers of the NATS URL variable (docs/reference.md, "URL"): the workload's start-up
+//! **gate**, which requires every comma-separated entry, trimmed and lower-cased, to begin with
+//! `tls://`, and the **NATS client** (nats.go), which splits, trims each entry and one trailing `/`,
+//! drops empty entries, parses each one and encrypts every connection when any entry is `tls://` or
+//! `wss://`. They disagree in ways that matter: `tls://a,` encrypts but the gate refuses it (an empty
+//! entry); `nats://a,tls://b` encrypts every connection but is refused too.
 //!
-//! Nothing here ever returns userinfo: [`redact`] is how a URL is shown, and [`UrlError`] carries
-//! no text from the value.
+//! Nothing here ever returns userinfo. Redaction is computed over the raw value before any
+//! splitting ([`mask`]), so a password holding `,`, `@`, `/`, `%` or `://` is hidden wherever the
+//! split falls; [`UrlError`] carries no text from the value.
 
 use std::fmt;
 
@@ -114,16 +116,31 @@ pub struct UrlEntry {
     pub parsed: Result<ServerUrl, UrlError>,
 }
 
+/// What nats.go does with a URL value (no TLS options set): the answer the differential test
+/// compares with the real client (docs/natsgo-differential.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientOutcome {
+    /// Every connection is TLS (some entry is `tls://` or `wss://`).
+    Encrypted,
+    /// Connections are plaintext (`nats://`, `ws://`, bare `host:port`).
+    Plaintext,
+    /// The client refuses the value: an entry that does not parse, or websocket mixed with TCP.
+    Refused,
+}
+
 /// Everything natsguard needs to know about one URL value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UrlAnalysis {
-    /// The gate: the raw value begins with exactly `tls://`.
+    /// The gate's test: every raw entry, trimmed and lower-cased, begins with `tls://` (an empty
+    /// entry fails, so `tls://a,` and `a,,b` fail).
     pub gate_accepts: bool,
+    /// Some raw entry is empty after trimming (a trailing comma, `a,,b`, an empty value).
+    pub empty_entry: bool,
     /// Non-empty entries after splitting on `,` and trimming, in order.
     pub entries: Vec<UrlEntry>,
     /// Some valid entry is `tls://` or `wss://`: the client encrypts every connection.
     pub encrypted: bool,
-    /// Some valid entry is `nats://` or `ws://`.
+    /// Some valid entry is `nats://`, `ws://` or bare.
     pub has_plaintext_scheme: bool,
     /// Both encrypted and plaintext schemes appear (`MixedSchemes`).
     pub mixed: bool,
@@ -131,6 +148,8 @@ pub struct UrlAnalysis {
     pub mixed_websocket: bool,
     /// Some entry carries userinfo (credentials).
     pub has_userinfo: bool,
+    /// The whole value with every userinfo replaced by `***` (see [`redact`]).
+    pub redacted: String,
 }
 
 impl UrlAnalysis {
@@ -139,27 +158,64 @@ impl UrlAnalysis {
         self.entries.iter().filter(|e| e.parsed.is_err())
     }
 
+    /// Whether the client refuses the value outright.
+    pub fn refused(&self) -> bool {
+        self.mixed_websocket || self.entries.iter().any(|e| e.parsed.is_err())
+    }
+
+    /// What the client does with the value.
+    pub fn client_outcome(&self) -> ClientOutcome {
+        if self.refused() {
+            ClientOutcome::Refused
+        } else if self.encrypted {
+            ClientOutcome::Encrypted
+        } else {
+            ClientOutcome::Plaintext
+        }
+    }
+
     /// Whether the client would end up with a plaintext transport (no encrypted entry).
     pub fn plaintext(&self) -> bool {
         !self.encrypted
     }
-
-    /// The whole value, redacted, for messages.
-    pub fn redacted(&self) -> String {
-        let parts: Vec<&str> = self.entries.iter().map(|e| e.redacted.as_str()).collect();
-        parts.join(",")
-    }
 }
 
-/// Analyze a URL value as both readers see it. Never panics.
+/// What nats.go does with `raw` (see [`ClientOutcome`]).
+pub fn client_outcome(raw: &str) -> ClientOutcome {
+    analyze(raw).client_outcome()
+}
+
+/// Whether the gate's test passes: every entry, trimmed and lower-cased, begins with `tls://`.
+pub fn gate_accepts(raw: &str) -> bool {
+    raw.split(',').all(|e| e.trim().to_lowercase().starts_with("tls://"))
+}
+
+/// Analyze a URL value as both readers see it. Never panics; linear in the value.
 pub fn analyze(raw: &str) -> UrlAnalysis {
-    let mut entries: Vec<UrlEntry> = raw
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .enumerate()
-        .map(|(i, s)| UrlEntry { index: i + 1, redacted: redact(s), parsed: parse_entry(s) })
-        .collect();
+    let hidden = mask(raw);
+    let mut entries = Vec::new();
+    let mut empty_entry = false;
+    let mut offset = 0;
+    for piece in raw.split(',') {
+        let start = offset;
+        offset += piece.len() + 1;
+        let trimmed = piece.trim();
+        if trimmed.is_empty() {
+            empty_entry = true;
+            continue;
+        }
+        // The client trims white space, then one trailing '/'.
+        let entry = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        if entry.is_empty() {
+            continue;
+        }
+        let at = start + (trimmed.as_ptr() as usize - piece.as_ptr() as usize);
+        entries.push(UrlEntry {
+            index: entries.len() + 1,
+            redacted: apply_mask(raw, &hidden, at..at + entry.len()),
+            parsed: parse_entry(entry),
+        });
+    }
     // nats.go prefixes a bare entry with `connScheme()`, which is `ws` once the first entry put
     // the pool in websocket mode (TLS options are applied only after the pool is built).
     if let Some(Ok(first)) = entries.first().map(|e| &e.parsed)
@@ -183,12 +239,14 @@ pub fn analyze(raw: &str) -> UrlAnalysis {
         Err(_) => e.redacted.contains('@'),
     });
     UrlAnalysis {
-        gate_accepts: raw.starts_with("tls://"),
+        gate_accepts: gate_accepts(raw),
+        empty_entry,
         encrypted,
         has_plaintext_scheme,
         mixed: encrypted && has_plaintext_scheme,
         mixed_websocket: has_ws && has_tcp,
         has_userinfo,
+        redacted: apply_mask(raw, &hidden, 0..raw.len()),
         entries,
     }
 }
@@ -297,36 +355,46 @@ fn valid_userinfo_char(c: char) -> bool {
         )
 }
 
-/// `raw` with every userinfo replaced by `***`; how natsguard shows any URL value.
-///
-/// Deliberately over-redacts rather than under-redacts: for each `@`, everything back to the
-/// nearest preceding `://` (or the previous `@`, or the start) is replaced, so a password that
-/// contains `,` or `/` is hidden too. Linear time, never panics.
-pub fn redact(raw: &str) -> String {
-    if !raw.contains('@') {
-        return raw.to_string();
-    }
-    let bytes = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
-    let mut emitted = 0; // raw[..emitted] has been handled
-    let mut region_start = 0; // where the userinfo of the next '@' would begin
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i..].starts_with(b"://") {
-            i += 3;
-            region_start = i;
-        } else if bytes[i] == b'@' {
-            out.push_str(&raw[emitted..region_start]);
-            out.push_str("***@");
-            i += 1;
-            emitted = i;
-            region_start = i;
-        } else {
-            i += 1;
+/// Byte ranges of `raw` that may hold credentials, computed over the whole value before any
+/// splitting. For each `@`, the text before it back to the previous `@` (or the start) is a
+/// region; the region is hidden from just after its first `://` (or from its start when it has
+/// none). This over-redacts rather than under-redacts: a password holding `,`, `/`, `%`, `@` or
+/// even `://` is hidden whole, and so may be a host listed before it in the same region.
+/// Linear time; every range lies on character boundaries (the delimiters are ASCII).
+pub fn mask(raw: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut region = 0;
+    for (at, _) in raw.match_indices('@') {
+        let text = &raw[region..at];
+        let from = text.find("://").map_or(region, |i| region + i + 3);
+        if from < at {
+            out.push(from..at);
         }
+        region = at + 1;
     }
-    out.push_str(&raw[emitted..]);
     out
+}
+
+/// `raw[span]` with the masked bytes replaced: each masked run becomes `***`.
+fn apply_mask(raw: &str, hidden: &[std::ops::Range<usize>], span: std::ops::Range<usize>) -> String {
+    let mut out = String::with_capacity(span.len());
+    let mut pos = span.start;
+    for r in hidden {
+        let (start, end) = (r.start.max(span.start), r.end.min(span.end));
+        if start >= end {
+            continue;
+        }
+        out.push_str(&raw[pos..start]);
+        out.push_str("***");
+        pos = end;
+    }
+    out.push_str(&raw[pos..span.end]);
+    out
+}
+
+/// `raw` with every userinfo replaced by `***`; how natsguard shows any URL value (see [`mask`]).
+pub fn redact(raw: &str) -> String {
+    apply_mask(raw, &mask(raw), 0..raw.len())
 }
 
 #[cfg(test)]
@@ -341,21 +409,54 @@ mod tests {
     }
 
     #[test]
-    fn gate_is_exact_prefix() {
+    fn gate_requires_every_entry_tls() {
+        // docs/reference.md, "The gate": every entry, trimmed and lower-cased, begins with tls://.
         for (raw, ok) in [
             ("tls://nats:4222", true),
-            ("tls://a,nats://b", true),
-            ("TLS://nats:4222", false),
-            ("Tls://nats:4222", false),
-            (" tls://nats:4222", false),
-            ("wss://nats:443", false),
+            ("TLS://a", true),
+            ("Tls://nats:4222", true),
+            (" tls://a , tls://b", true),
+            ("tls://a,TLS://b", true),
+            ("\ttls://a\n", true),
+            ("tls://a,nats://b", false),
             ("nats://a,tls://b", false),
+            ("wss://a", false),
+            ("tls://a,", false),
+            ("tls://a,,tls://b", false),
+            ("a,,b", false),
+            (",", false),
+            ("", false),
+            ("   ", false),
+            ("nats.example.com:4222", false),
             ("tls:/nats", false),
             ("tls:", false),
-            ("", false),
             ("xtls://nats", false),
+            ("tls ://a", false),
         ] {
+            assert_eq!(gate_accepts(raw), ok, "{raw:?}");
             assert_eq!(analyze(raw).gate_accepts, ok, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn client_outcomes_follow_nats_go() {
+        use ClientOutcome::*;
+        for (raw, want) in [
+            ("tls://a", Encrypted),
+            ("TLS://a", Encrypted),
+            ("tls://a,", Encrypted),
+            ("nats://a,tls://b", Encrypted),
+            ("wss://a", Encrypted),
+            ("wss://a,ws://b", Encrypted),
+            ("nats://a", Plaintext),
+            ("a:4222", Plaintext),
+            ("ws://a", Plaintext),
+            ("nats://a/", Plaintext),
+            ("wss://a,tls://b", Refused),
+            ("ws://a,nats://b", Refused),
+            ("nats://h:99999", Refused),
+        ] {
+            assert_eq!(client_outcome(raw), want, "{raw:?}");
         }
     }
 
@@ -399,7 +500,6 @@ mod tests {
             ("://h", UrlError::MalformedScheme),
             ("1nats://h", UrlError::MalformedScheme),
             ("na ts://h", UrlError::MalformedScheme),
-            ("nats://", UrlError::MissingHost),
             ("nats://:4222", UrlError::MissingHost),
             ("nats://user:pw@", UrlError::MissingHost),
             ("nats://h:0", UrlError::InvalidPort),
@@ -427,7 +527,11 @@ mod tests {
         assert_eq!(shown, ["nats://a:4222", "tls://b:4222", "c:4222"]);
         assert_eq!(a.entries.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(a.encrypted && a.has_plaintext_scheme && a.mixed);
-        assert!(!a.gate_accepts, "leading space is refused by the gate");
+        assert!(!a.gate_accepts, "empty entries are refused by the gate");
+        assert!(a.empty_entry);
+        let a = analyze("nats://a:4222/, tls://b/");
+        let shown: Vec<&str> = a.entries.iter().map(|e| e.redacted.as_str()).collect();
+        assert_eq!(shown, ["nats://a:4222", "tls://b"], "one trailing slash is trimmed");
         assert!(analyze(" , ").entries.is_empty());
         assert!(analyze("").entries.is_empty());
     }
@@ -462,12 +566,12 @@ mod tests {
     fn userinfo_detected_and_redacted() {
         let a = analyze("nats://alice:s3cr3t@a:4222,tls://b:4222");
         assert!(a.has_userinfo);
-        assert_eq!(a.redacted(), "nats://***@a:4222,tls://b:4222");
+        assert_eq!(a.redacted, "nats://***@a:4222,tls://b:4222");
         assert!(!analyze("nats://a:4222").has_userinfo);
         // An invalid entry that still carries an '@' counts as credentials.
         let a = analyze("nats://us er:pw@h");
         assert!(a.has_userinfo);
-        assert!(!a.redacted().contains("pw"));
+        assert!(!a.redacted.contains("pw"));
     }
 
     #[test]
@@ -477,13 +581,18 @@ mod tests {
             ("nats://u:p@h:4222", "nats://***@h:4222"),
             ("nats://tok@h", "nats://***@h"),
             ("u:p@h:4222", "***@h:4222"),
-            ("nats://a,nats://u:p@b", "nats://a,nats://***@b"),
+            // Over-redacts: everything after the region's first `://` is hidden, so a password
+            // holding `,` or `://` never shows, at the price of the host listed before it.
+            ("nats://a,nats://u:p@b", "nats://***@b"),
+            ("nats://user:s3cretB,x@nats.cordum:4222", "nats://***@nats.cordum:4222"),
+            ("nats://u:p://x@h", "nats://***@h"),
+            ("h1,u:p@h2", "***@h2"),
             ("nats://u:p@a,tls://v:q@b", "nats://***@a,tls://***@b"),
             ("nats://u:pa,ss@h", "nats://***@h"),
             ("nats://u:p/w@h", "nats://***@h"),
             ("nats://u:p@x@h", "nats://***@***@h"),
-            ("nats://@h", "nats://***@h"),
-            ("@", "***@"),
+            ("nats://@h", "nats://@h"),
+            ("@", "@"),
             ("é://ü:ö@ñ", "é://***@ñ"),
             ("", ""),
         ] {
@@ -506,13 +615,13 @@ mod tests {
         fn analyze_and_redact_never_panic(s in any::<String>()) {
             let a = analyze(&s);
             let _ = redact(&s);
-            let _ = a.redacted();
+            let _ = a.redacted;
         }
 
         #[test]
         fn analyze_never_panics_on_url_like_text(s in "[a-zA-Z:/@\\[\\]%,. 0-9é]{0,60}") {
             let a = analyze(&s);
-            prop_assert_eq!(a.gate_accepts, s.starts_with("tls://"));
+            prop_assert_eq!(a.gate_accepts, s.split(',').all(|e| e.trim().to_lowercase().starts_with("tls://")));
             prop_assert_eq!(a.mixed, a.encrypted && a.has_plaintext_scheme);
         }
 
@@ -536,7 +645,7 @@ mod tests {
             prop_assert!(a.has_userinfo);
             for pw in &secrets {
                 prop_assert!(!shown.contains(pw.as_str()), "{} in {}", pw, shown);
-                prop_assert!(!a.redacted().contains(pw.as_str()));
+                prop_assert!(!a.redacted.contains(pw.as_str()));
                 for e in &a.entries {
                     prop_assert!(!e.redacted.contains(pw.as_str()));
                 }

@@ -1,12 +1,16 @@
 //! `natsguard run`: the controller, a thin I/O shell around the pure core. It watches
 //! policies, Deployments, ConfigMaps and incidents, calls the evaluator, the incident
-//! lifecycle and the status computation, and writes what they decide.
+//! lifecycle and the status computation, and writes what they decide. With leader election on
+//! (the default, SPEC section 8) every replica keeps its caches warm and only the leader writes.
 
-mod http;
+mod fence;
+pub mod http;
 mod incidents;
+pub mod leader;
 pub mod metrics;
 mod policy;
 mod publish;
+pub mod tls;
 mod watch;
 
 use futures::FutureExt;
@@ -15,11 +19,25 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch as signal;
 
 pub use http::Health;
+pub use leader::{Leadership, LeaseConfig};
 pub use metrics::Metrics;
+
+/// How long in-flight reconciles get to finish after shutdown was requested (they are abandoned
+/// after that; everything they write is idempotent and the next leader redoes it).
+const DRAIN: Duration = Duration::from_secs(5);
+/// The same before the caches have synced: policy reconciles do nothing then, and kube-runtime's
+/// Controllers never finish a graceful shutdown before their store is ready (issue 10: SIGTERM
+/// was ignored until the caches synced), so there is nothing worth waiting for.
+const DRAIN_UNSYNCED: Duration = Duration::from_millis(500);
+/// How long releasing the Lease may take on shutdown (it expires on its own otherwise).
+const RELEASE: Duration = Duration::from_secs(2);
+/// How long the async runtime gets to wind down after `run` returned.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// Arguments of `natsguard run`.
 #[derive(clap::Args, Debug)]
@@ -33,6 +51,22 @@ pub struct RunArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Elect a leader with the `natsguard` Lease; only the leader writes. `false` for a single
+    /// local process.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Namespace of the leader-election Lease [default: $POD_NAMESPACE, else `default`].
+    #[arg(long, value_name = "NS", env = "POD_NAMESPACE", hide_env = true)]
+    pub leader_election_namespace: Option<String>,
+}
+
+impl RunArgs {
+    /// The Lease to campaign for, or `None` with `--leader-election=false`.
+    pub fn lease(&self) -> Option<LeaseConfig> {
+        let ns = self.leader_election_namespace.as_deref().map(str::trim).filter(|ns| !ns.is_empty());
+        self.leader_election.then(|| LeaseConfig::new(ns.unwrap_or("default"), leader::default_identity()))
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,11 +89,36 @@ pub enum Error {
     IncidentName(String),
 }
 
-/// What the controller watches.
+impl Error {
+    /// The kind of failure, the `kind` label of `natsguard_reconcile_errors_total`.
+    pub fn kind(&self) -> &'static str {
+        use metrics::kind;
+        match self {
+            Error::Kube(kube::Error::Api(s)) => match s.code {
+                401 | 403 => kind::FORBIDDEN,
+                404 | 410 => kind::NOT_FOUND,
+                409 => kind::CONFLICT,
+                400 | 413 | 422 => kind::INVALID,
+                429 | 500..=599 => kind::SERVER,
+                _ => kind::OTHER,
+            },
+            Error::Kube(kube::Error::Service(e)) if e.is::<fence::NotLeader>() => kind::NOT_LEADER,
+            Error::Kube(
+                kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::RustlsTls(_) | kube::Error::Auth(_),
+            ) => kind::UNREACHABLE,
+            _ => kind::OTHER,
+        }
+    }
+}
+
+/// What the controller watches, and whether it campaigns for leadership.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
     /// Namespaces to watch; empty means the whole cluster.
     pub namespaces: Vec<String>,
+    /// Campaign for this Lease and write only while leading; `None` writes unconditionally
+    /// (leader election off: a single process).
+    pub leader_election: Option<LeaseConfig>,
 }
 
 pub fn main(args: RunArgs) -> ExitCode {
@@ -72,12 +131,15 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        // Installed before anything else, so SIGTERM is handled in every state.
+        let shutdown = shutdown_signal();
         let client = Client::try_default().await.map_err(Error::Config)?;
         let listener =
             TcpListener::bind(args.http_addr).await.map_err(|source| Error::Bind { addr: args.http_addr, source })?;
-        let config = Config { namespaces: args.namespaces };
-        run(client, config, Some(listener), shutdown_signal()).await
+        let config = Config { leader_election: args.lease(), namespaces: args.namespaces };
+        run(client, config, Some(listener), shutdown).await
     });
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     match result {
         Ok(()) => {
             tracing::info!("stopped");
@@ -100,12 +162,15 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is called (inside the
+/// runtime), not when the future is first polled.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        match term {
             Ok(mut term) => {
                 tokio::select! {
                     _ = ctrl_c => {},
@@ -116,13 +181,15 @@ async fn shutdown_signal() {
                 let _ = ctrl_c.await;
             }
         }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested; finishing in-flight work");
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown requested; finishing in-flight work");
 }
 
-/// Run the controller until `shutdown` resolves; in-flight reconciliations finish first.
+/// Run the controller until `shutdown` resolves. Then no new work starts, in-flight
+/// reconciliations get [`DRAIN`] to finish, the leader steps down and releases its Lease, and
+/// this returns: within 10 s in every state (caches synced or not, API server reachable or not).
 /// `listener`, when given, serves `/livez`, `/readyz` and `/metrics`.
 pub async fn run(
     client: Client,
@@ -132,26 +199,38 @@ pub async fn run(
 ) -> Result<(), Error> {
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
-    if let Some(listener) = listener {
-        tokio::spawn(http::serve(listener, health.clone(), metrics.clone()));
-    }
     let (stop_tx, stop_rx) = signal::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
+    let server = listener.map(|listener| {
+        let ops = Arc::new(http::Ops { health: health.clone(), metrics: metrics.clone() });
+        tokio::spawn(http::serve(listener, http::Plain, ops, stopped(stop_rx.clone())))
+    });
+
+    let (leadership, elector) = match config.leader_election {
+        Some(lease) => {
+            let (leadership, elector) = leader::spawn(client.clone(), lease);
+            (leadership, Some(elector))
+        }
+        None => (Leadership::always(), None),
+    };
+    let follower = tokio::spawn(follow_leadership(leadership.clone(), metrics.clone()));
+    // Everything that writes goes through the fence: only the leader writes.
+    let writer = fence::fenced(client, leadership.clone());
 
     let scopes: Vec<Option<String>> =
         if config.namespaces.is_empty() { vec![None] } else { config.namespaces.into_iter().map(Some).collect() };
     let reporter =
         kube::runtime::events::Reporter { controller: "natsguard".into(), instance: std::env::var("POD_NAME").ok() };
-    let recorder = kube::runtime::events::Recorder::new(client.clone(), reporter);
+    let recorder = kube::runtime::events::Recorder::new(writer.clone(), reporter);
 
     let mut controllers = Vec::new();
     let mut ready = Vec::new();
     for scope in scopes {
         let scope_ns = scope.clone();
-        let parts = watch::Scope::new(client.clone(), scope);
+        let parts = watch::Scope::new(writer.clone(), scope);
         let synced = Arc::new(AtomicBool::new(false));
         let scope_ready = parts.ready();
         let flag = synced.clone();
@@ -160,28 +239,111 @@ pub async fn run(
             flag.store(true, Ordering::Release);
         });
         let ctx = Arc::new(policy::Context {
-            client: client.clone(),
+            client: writer.clone(),
             stores: parts.stores.clone(),
             recorder: recorder.clone(),
             metrics: metrics.clone(),
             failures: Default::default(),
             synced,
+            leadership: leadership.clone(),
         });
         controllers.push(policy::controller(parts, ctx, stopped(stop_rx.clone())).boxed());
-        controllers
-            .push(incidents::controller(client.clone(), scope_ns, recorder.clone(), stopped(stop_rx.clone())).boxed());
+        let incidents = incidents::Context {
+            client: writer.clone(),
+            recorder: recorder.clone(),
+            metrics: metrics.clone(),
+            leadership: leadership.clone(),
+        };
+        controllers.push(incidents::controller(incidents, scope_ns, stopped(stop_rx.clone())).boxed());
     }
     let health_flag = health.clone();
-    tokio::spawn(async move {
+    let readiness = tokio::spawn(async move {
         futures::future::join_all(ready).await;
         health_flag.ready.store(true, Ordering::Relaxed);
         tracing::info!("caches synced; ready");
     });
-    futures::future::join_all(controllers).await;
+
+    let mut all = futures::future::join_all(controllers);
+    tokio::select! {
+        _ = &mut all => {}
+        _ = stopped(stop_rx.clone()) => {
+            // The Controllers stopped taking new work on the same signal; let in-flight
+            // reconciles finish while this replica still holds the Lease.
+            let drain = if health.ready.load(Ordering::Relaxed) { DRAIN } else { DRAIN_UNSYNCED };
+            if tokio::time::timeout(drain, &mut all).await.is_err() {
+                tracing::info!(after = ?drain, "in-flight work did not finish in time; abandoning it");
+            }
+        }
+    }
+    // Dropping the Controllers aborts whatever is left and ends every watch.
+    drop(all);
+    readiness.abort();
+    if let Some(elector) = elector {
+        elector.step_down(RELEASE).await;
+    }
+    follower.abort();
+    if let Some(server) = server {
+        server.abort();
+    }
     Ok(())
+}
+
+/// Mirrors leadership into `natsguard_leader` and the log; a replica that stops leading drops
+/// the per-policy gauges (the new leader reports them).
+async fn follow_leadership(mut leadership: Leadership, metrics: Arc<Metrics>) {
+    metrics.set_leader(leadership.is_leading());
+    while let Some(leading) = leadership.changed().await {
+        metrics.set_leader(leading);
+        if !leading {
+            metrics.retain_policies(|_, _| false);
+        }
+    }
 }
 
 /// Resolves once shutdown was requested.
 async fn stopped(mut rx: signal::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied())).map(|c| c.run)
+    }
+
+    #[test]
+    fn leader_election_flags() {
+        let on = parse(&["--leader-election-namespace", "ops"]).unwrap().lease().unwrap();
+        assert_eq!((on.namespace.as_str(), on.name.as_str()), ("ops", "natsguard"));
+        assert_eq!(on.timing, crate::election::Timing::DEFAULT);
+        assert!(parse(&["--leader-election", "--leader-election-namespace", "ops"]).unwrap().lease().is_some());
+        assert!(parse(&["--leader-election=true"]).unwrap().lease().is_some());
+        assert!(parse(&["--leader-election=false"]).unwrap().lease().is_none());
+        assert!(parse(&["--leader-election=maybe"]).is_err());
+        let blank = parse(&["--leader-election-namespace="]).unwrap().lease().unwrap();
+        assert_eq!(blank.namespace, "default");
+    }
+
+    #[test]
+    fn errors_are_classified_for_the_error_counter() {
+        let api = |code| Error::Kube(kube::Error::Api(kube::core::Status::failure("x", "y").with_code(code).boxed()));
+        assert_eq!(api(403).kind(), metrics::kind::FORBIDDEN);
+        assert_eq!(api(409).kind(), metrics::kind::CONFLICT);
+        assert_eq!(api(413).kind(), metrics::kind::INVALID);
+        assert_eq!(api(503).kind(), metrics::kind::SERVER);
+        assert_eq!(api(410).kind(), metrics::kind::NOT_FOUND);
+        let fenced = fence::NotLeader { method: ::http::Method::PATCH, path: "/x".into() };
+        assert_eq!(Error::Kube(kube::Error::Service(Box::new(fenced))).kind(), metrics::kind::NOT_LEADER);
+        assert_eq!(Error::NoNamespace("p".into()).kind(), metrics::kind::OTHER);
+        assert!(metrics::kind::ALL.contains(&api(403).kind()));
+    }
 }

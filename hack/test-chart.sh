@@ -149,9 +149,11 @@ expect_in "$n" '@sha256:0{64}"' "image digest wins over tag"
 for k in ServiceMonitor PrometheusRule NetworkPolicy; do
   [ "$(count_kind "$n" $k)" = 1 ] && pass "$k rendered" || fail "$k missing"
 done
-for a in NatsguardOverrideOverdue NatsguardOverrideDeadlineApproaching NatsguardViolationsPresent; do
+for a in NatsguardOverrideOverdue NatsguardOverrideDeadlineApproaching NatsguardViolationsPresent \
+  NatsguardReconcileErrors NatsguardOperatorDown NatsguardNoLeader; do
   expect_in "$n" "alert: $a\$" "alert $a"
 done
+expect_in "$n" 'honorLabels: true' "ServiceMonitor keeps the metrics' own namespace label (honorLabels)"
 expect_in "$n" '< 3600 and' "deadline window from prometheusRule.deadlineApproachingSeconds"
 expect_in "$n" 'natsguard_incidents_overdue' "overdue alert uses natsguard_incidents_overdue"
 
@@ -181,6 +183,12 @@ else pass "podAntiAffinity must be preferred or none"; fi
 if helm template "$release" "$chart" --set serviceAccount.create=false >/dev/null 2>"$work/bad.err"; then
   fail "serviceAccount.create=false without a name was accepted"
 else pass "serviceAccount.create=false needs serviceAccount.name"; fi
+if helm template "$release" "$chart" --set image.digest=0123abcd >/dev/null 2>"$work/bad.err"; then
+  fail "image.digest=0123abcd was accepted"
+elif grep -q 'image.digest must be sha256:' "$work/bad.err"; then pass "a malformed image.digest refused with a clear message"; else
+  cat "$work/bad.err" >&2
+  fail "image.digest=0123abcd refused without naming image.digest"
+fi
 
 # --- the real API server accepts every object ------------------------------------------------------
 step "preparing the control plane (namespaces, stand-in monitoring CRDs)"

@@ -44,6 +44,9 @@ app.kubernetes.io/part-of: natsguard
 {{/* Image reference: digest wins over tag; the tag defaults to the chart's appVersion. */}}
 {{- define "natsguard.image" -}}
 {{- if .Values.image.digest -}}
+{{- if not (regexMatch "^sha256:[0-9a-f]{64}$" .Values.image.digest) -}}
+{{- fail (printf "image.digest must be sha256: followed by 64 lower-case hex digits (as `crane digest` prints it), got %q" .Values.image.digest) -}}
+{{- end -}}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
 {{- else -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}

@@ -176,7 +176,7 @@ fn deployment(i: usize, ns: &str, tier: &str, kind: usize, replicas: u32) -> Val
     let migrate = container("migrate", &image, Value::Array(env.clone()), env_from.clone());
     let mut containers = vec![container(app, &image, Value::Array(env), env_from)];
     containers.push(container("otel", "otel/opentelemetry-collector:0.100.0", json!([]), json!([])));
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         containers.push(container(
             "envoy",
             "envoyproxy/envoy:v1.30.1",
@@ -251,7 +251,7 @@ fn reviews(n: usize, namespaces: usize) -> Vec<Vec<u8>> {
                     "requestResource": { "group": "apps", "version": "v1", "resource": "deployments" },
                     "name": object["metadata"]["name"], "namespace": ns, "operation": op,
                     "userInfo": { "username": "system:serviceaccount:argocd:argocd-application-controller", "uid": "9f0c", "groups": ["system:serviceaccounts", "system:serviceaccounts:argocd", "system:authenticated"] },
-                    "object": object, "oldObject": old, "dryRun": i % 10 == 0,
+                    "object": object, "oldObject": old, "dryRun": i.is_multiple_of(10),
                     "options": { "apiVersion": "meta.k8s.io/v1", "kind": if op == "CREATE" { "CreateOptions" } else { "UpdateOptions" }, "fieldManager": "argocd-controller" }
                 }
             });

@@ -158,6 +158,25 @@ struct Registration {
 }
 
 impl Registration {
+    /// Deletes registrations left by a test process that was killed (no destructor ran): those
+    /// whose namespace is gone or terminating.
+    async fn sweep(client: &Client) {
+        let api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+        let Ok(list) = api.list(&kube::api::ListParams::default().labels("natsguard.io/test=true")).await else {
+            return;
+        };
+        for config in list {
+            let Some(name) = config.metadata.name else { continue };
+            let Some(ns) = name.strip_prefix("natsguard-e2e-") else { continue };
+            let active =
+                namespaces.get_opt(ns).await.ok().flatten().and_then(|n| n.status?.phase).as_deref() == Some("Active");
+            if !active {
+                let _ = api.delete(&name, &DeleteParams::default()).await;
+            }
+        }
+    }
+
     async fn create(client: &Client, ns: &str, port: u16, ca_pem: &str) -> Registration {
         let name = format!("natsguard-e2e-{ns}");
         let ca = base64(ca_pem.as_bytes());
@@ -309,6 +328,7 @@ impl Setup {
     async fn new(prefix: &str) -> Setup {
         let client = support::client().await;
         support::install_crds(&client).await;
+        Registration::sweep(&client).await;
         let ns = support::TestNamespace::new(&client, prefix).await;
         let policies: Api<NatsTransportPolicy> = ns.api();
         for p in [policy("deny", "deny", "Deny"), policy("warn", "warn", "Warn"), policy("off", "off", "Off")] {

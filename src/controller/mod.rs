@@ -446,6 +446,87 @@ mod tests {
     }
 
     #[test]
+    fn webhook_flags() {
+        let w = parse(&["--webhook-addr", "127.0.0.1:9443", "--webhook-tls-dir", "/tls"]).unwrap().webhook().unwrap();
+        assert_eq!((w.addr.port(), w.tls_dir), (9443, PathBuf::from("/tls")));
+        assert!(parse(&[]).unwrap().webhook().is_none());
+        // Each needs the other; the address must be one.
+        assert!(parse(&["--webhook-addr", "127.0.0.1:9443"]).is_err());
+        assert!(parse(&["--webhook-tls-dir", "/tls"]).is_err());
+        assert!(parse(&["--webhook-addr", "localhost", "--webhook-tls-dir", "/tls"]).is_err());
+    }
+
+    /// A store holding `objects`, as a watch's initial list fills it.
+    fn filled<K>(objects: Vec<K>) -> kube::runtime::reflector::Store<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + 'static,
+    {
+        use kube::runtime::watcher::Event;
+        let (store, mut writer) = kube::runtime::reflector::store();
+        writer.apply_watcher_event(&Event::Init);
+        for o in objects {
+            writer.apply_watcher_event(&Event::InitApply(o));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        store
+    }
+
+    #[test]
+    fn the_webhook_reads_the_scope_that_watches_the_namespace() {
+        use webhook::{Caches, Coverage};
+        let policy = |ns: &str, name: &str| -> NatsTransportPolicy {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "natsguard.io/v1alpha1", "kind": "NatsTransportPolicy",
+                "metadata": {"name": name, "namespace": ns}, "spec": {"selector": {}}
+            }))
+            .unwrap()
+        };
+        let cm = |ns: &str, name: &str| -> ConfigMap {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name, "namespace": ns}})).unwrap()
+        };
+        let stores = |policies, configmaps| watch::Stores {
+            policies: filled(policies),
+            deployments: filled(Vec::new()),
+            configmaps: filled(configmaps),
+            incidents: filled(Vec::new()),
+        };
+        let view = CacheView {
+            scopes: vec![
+                ScopeView {
+                    namespace: Some("a".into()),
+                    stores: stores(vec![policy("a", "p1"), policy("a", "p2")], vec![cm("a", "nats")]),
+                    synced: Arc::new(AtomicBool::new(true)),
+                },
+                ScopeView {
+                    namespace: Some("b".into()),
+                    stores: stores(vec![policy("b", "p3")], Vec::new()),
+                    synced: Arc::new(AtomicBool::new(false)),
+                },
+            ],
+        };
+        assert_eq!(view.coverage("a"), Coverage::Synced);
+        assert_eq!(view.coverage("b"), Coverage::Syncing);
+        assert_eq!(view.coverage("c"), Coverage::NotWatched);
+        let mut names: Vec<String> = view.policies("a").iter().map(|p| p.name_any()).collect();
+        names.sort();
+        assert_eq!(names, ["p1", "p2"]);
+        assert!(view.policies("c").is_empty());
+        assert!(view.configmap("a", "nats").is_some());
+        assert!(view.configmap("a", "other").is_none() && view.configmap("b", "nats").is_none());
+        // A cluster-wide scope answers for every namespace.
+        let all = CacheView {
+            scopes: vec![ScopeView {
+                namespace: None,
+                stores: stores(vec![policy("a", "p1"), policy("b", "p3")], vec![cm("b", "nats")]),
+                synced: Arc::new(AtomicBool::new(true)),
+            }],
+        };
+        assert_eq!(all.coverage("anything"), Coverage::Synced);
+        assert_eq!(all.policies("b").len(), 1);
+        assert!(all.configmap("b", "nats").is_some());
+    }
+
+    #[test]
     fn errors_are_classified_for_the_error_counter() {
         let api = |code| Error::Kube(kube::Error::Api(kube::core::Status::failure("x", "y").with_code(code).boxed()));
         assert_eq!(api(403).kind(), metrics::kind::FORBIDDEN);

@@ -622,10 +622,14 @@ mod tests {
     fn env_from_values_are_not_expanded() {
         let mut maps = cms();
         maps.insert("ns", "refs", vars(&[("A", "$(HOST)"), ("B", "$$")]));
-        let c = container(json!({"envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}]}));
+        let c = container(json!({
+            "envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}],
+            "env": [{"name": "C", "valueFrom": {"configMapKeyRef": {"name": "refs", "key": "A"}}}]
+        }));
         let e = resolve("ns", &c, &maps);
         assert_eq!(known(&e, "A").as_deref(), Some("$(HOST)"));
         assert_eq!(known(&e, "B").as_deref(), Some("$$"));
+        assert_eq!(known(&e, "C").as_deref(), Some("$(HOST)"), "configMapKeyRef values are not expanded either");
     }
 
     #[test]

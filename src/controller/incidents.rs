@@ -99,8 +99,13 @@ async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> R
             resolve_incident(&api, &name, Resolution::PolicyDeleted, now).await?;
             let recorded = status.map(|s| s.state);
             let plan = Plan::Resolve(Resolution::PolicyDeleted);
-            let deployment = &incident.spec.deployment.name;
-            let notices = notices::incident(deployment, &name, recorded, &plan);
+            // The policy is gone, and with it any renamed variable: name the contract's default.
+            let o = incident.spec.r#override;
+            let defaults = crate::crd::policy::OverrideSpec::default();
+            let variable = lifecycle::variable(&defaults, o);
+            let about =
+                notices::About { deployment: &incident.spec.deployment.name, incident: &name, r#override: o, variable };
+            let notices = notices::incident(&about, recorded, &plan);
             let policy_ref =
                 publish::reference("natsguard.io/v1alpha1", "NatsTransportPolicy", &ns, &incident.spec.policy, None);
             let uid = incident.spec.deployment.uid.as_str();

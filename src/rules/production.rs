@@ -95,7 +95,12 @@ mod tests {
     fn the_policy_can_decide() {
         let always = Run::scheduler().spec(|s| s.environment.production = ProductionMode::Always);
         assert_eq!(always.run(&[lit("CORDUM_ENV", "dev")]).production, Some(true));
+        // Always: the production-only findings are raised whatever the workload says.
+        let r = always.run(&[lit("CORDUM_ENV", "dev"), auth(), lit("NATS_URL", "nats://n")]);
+        assert_eq!(codes(&r), vec![(PlaintextTransport, super::super::testkit::V)]);
         let never = Run::scheduler().spec(|s| s.environment.production = ProductionMode::Never);
+        let r = never.run(&[prod(), lit("NATS_URL", "nats://n"), lit("CORDUM_NATS_ALLOW_PLAINTEXT", "bogus")]);
+        assert_eq!(codes(&r), vec![], "outside production the refusals and override findings are not raised");
         assert_eq!(never.run(&[lit("CORDUM_ENV", "production")]).production, Some(false));
         let renamed = Run::scheduler().spec(|s| {
             s.environment.env_var = "STAGE".into();

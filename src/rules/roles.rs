@@ -217,4 +217,108 @@ mod tests {
         }
         assert_eq!(Image::recognise(None), Image::Other);
     }
+
+    use super::super::testkit::*;
+    use crate::crd::policy::ClientRole;
+    use crate::findings::Code::*;
+
+    const REG: &str = "ghcr.io/cordum-io/cordum";
+
+    #[test]
+    fn which_containers_are_nats_clients() {
+        // docs/reference.md, "NATS clients": (image, env, client?, codes).
+        let plain_prod = || vec![prod(), auth(), lit("NATS_URL", "nats://nats:4222")];
+        for (image, env, client, want) in [
+            ("scheduler:2.9", plain_prod(), true, vec![(PlaintextTransport, V)]),
+            ("api-gateway:2.9", plain_prod(), true, vec![(PlaintextTransport, V)]),
+            ("workflow-engine:2.9", plain_prod(), true, vec![(PlaintextTransport, V)]),
+            ("safety-kernel:2.9", plain_prod(), true, vec![(PlaintextTransport, V)]),
+            ("context-engine:2.9", plain_prod(), false, vec![(NotNatsClient, I)]),
+            ("dashboard:2.9", plain_prod(), false, vec![(NotNatsClient, I)]),
+            ("cordum-mcp:2.9", plain_prod(), false, vec![(NotNatsClient, I)]),
+            ("cordum-mcp:2.9", vec![prod(), auth(), lit("CORDUM_NATS_URL", " ")], false, vec![(NotNatsClient, I)]),
+            (
+                "cordum-mcp:2.9",
+                vec![prod(), auth(), lit("CORDUM_NATS_URL", "nats://n:4222")],
+                true,
+                vec![(PlaintextTransport, V)],
+            ),
+            ("cordum-mcp:2.9", vec![prod(), auth(), secret("CORDUM_NATS_URL")], true, vec![(Indeterminate, W)]),
+            ("busybox:1.36", vec![prod(), lit("OTHER", "x")], false, vec![(NotNatsClient, I)]),
+            ("busybox:1.36", plain_prod(), true, vec![(PlaintextTransport, V)]),
+            ("busybox:1.36", vec![prod(), auth()], true, vec![(PlaintextTransport, V)]),
+            (
+                "busybox:1.36",
+                vec![prod(), lit("CORDUM_NATS_ALLOW_NOAUTH", "false")],
+                true,
+                vec![(PlaintextTransport, V), (AuthMissing, V)],
+            ),
+        ] {
+            let run = Run::image(&format!("{REG}/{image}"));
+            let r = run.run(&env);
+            assert_eq!(r.client, client, "{image} {env:?}");
+            let mut got = codes(&r);
+            got.sort_by_key(|p| (std::cmp::Reverse(p.1), p.0.as_str()));
+            let mut want = want;
+            want.sort_by_key(|p| (std::cmp::Reverse(p.1), p.0.as_str()));
+            assert_eq!(got, want, "{image} {env:?}: {:#?}", r.findings);
+        }
+        // What a refusal does differs; the severity does not.
+        let r = Run::image(&format!("{REG}/safety-kernel:2.9")).run(&plain_prod());
+        assert!(msg(&r, PlaintextTransport).contains("the safety kernel runs without NATS"), "{:?}", r.findings);
+        let r = Run::image(&format!("{REG}/cordum-mcp:2.9")).run(&[prod(), auth(), lit("CORDUM_NATS_URL", "nats://n")]);
+        assert!(msg(&r, PlaintextTransport).contains("falls back to local audit logging"));
+        assert!(msg(&r, PlaintextTransport).contains("CORDUM_NATS_URL"), "mcp reads its own variable");
+        let r = Run::image(&format!("{REG}/scheduler:2.9")).run(&plain_prod());
+        assert!(msg(&r, PlaintextTransport).contains("refuses to start"));
+    }
+
+    #[test]
+    fn the_policy_decides_roles_and_the_workload_cannot() {
+        let forced = |role| {
+            Run::image("otel/opentelemetry-collector:0.1").spec(move |s| {
+                s.client_roles.insert("app".into(), role);
+            })
+        };
+        let r = forced(ClientRole::Client).run(&[prod(), auth()]);
+        assert!(r.client);
+        assert_eq!(codes(&r), vec![(PlaintextTransport, V)]);
+        let r = Run::scheduler()
+            .spec(|s| {
+                s.client_roles.insert("app".into(), ClientRole::NotClient);
+            })
+            .run(&[prod(), lit("NATS_URL", "nats://n")]);
+        assert!(!r.client);
+        assert_eq!(codes(&r), vec![(NotNatsClient, I)]);
+        assert!(msg(&r, NotNatsClient).contains("clientRoles"));
+        // A role for another container name changes nothing here.
+        let r = Run::scheduler()
+            .spec(|s| {
+                s.client_roles.insert("other".into(), ClientRole::NotClient);
+            })
+            .run(&[prod(), auth(), lit("NATS_URL", "nats://n")]);
+        assert!(r.client);
+        // Annotations never change a role.
+        let r = Run::scheduler().annot("natsguard.io/client-role", "NotClient").run(&[
+            prod(),
+            auth(),
+            lit("NATS_URL", "nats://n"),
+        ]);
+        assert!(r.client && codes(&r) == vec![(PlaintextTransport, V)]);
+        // An opaque Secret may hold the variables: not judged, and the message says how to declare it.
+        let r = Run::image("busybox").env_from(serde_json::json!([{"secretRef": {"name": "bag"}}])).run(&[]);
+        assert!(!r.client && msg(&r, NotNatsClient).contains("envFrom Secret bag may define them"));
+    }
+
+    #[test]
+    fn the_configuration_check_in_every_service_that_has_it() {
+        for image in ["scheduler", "api-gateway", "workflow-engine", "safety-kernel", "context-engine"] {
+            let r = Run::image(&format!("{REG}/{image}:2.9")).run(&[prod(), lit("NATS_URL", "")]);
+            assert!(codes(&r).contains(&(EmptyUrl, V)), "{image}: {:#?}", r.findings);
+        }
+        for image in ["dashboard", "cordum-mcp", "busybox"] {
+            let r = Run::image(&format!("{REG}/{image}:2.9")).run(&[prod(), auth(), lit("NATS_URL", "")]);
+            assert!(!codes(&r).contains(&(EmptyUrl, V)), "{image}: {:#?}", r.findings);
+        }
+    }
 }

@@ -7,7 +7,7 @@
 //! calls the API server and never reads a Secret, and it has no side effects (dry-run safe).
 //! Anything that is not a Deployment CREATE or UPDATE is allowed with no opinion; a body that
 //! is not an AdmissionReview gets a 400 naming what is wrong (never echoing the body), one over
-//! [`MAX_BODY`] a 413.
+//! [`MAX_BODY`] a 413, one that does not arrive within 10 s a 408.
 
 use super::http::{Body, Handler};
 use super::metrics::{Metrics, decision};
@@ -25,13 +25,18 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The path the API server posts reviews to.
 pub const PATH: &str = "/validate";
 /// Largest request body: an AdmissionReview of an UPDATE carries the object twice, each up to
 /// etcd's default 1.5 MiB request limit.
 pub const MAX_BODY: usize = 8 << 20;
+/// How long a client may take to send the body (the API server's own timeout is at most 30 s).
+#[cfg(not(test))]
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+#[cfg(test)]
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(1);
 /// The only AdmissionReview version served (the webhook registers `admissionReviewVersions: [v1]`).
 const REVIEW_API_VERSION: &str = "admission.k8s.io/v1";
 /// Shown when the caches cannot answer yet.
@@ -274,12 +279,20 @@ impl<C: Caches> Webhook<C> {
         if declared.is_some_and(|n| n > MAX_BODY as u64) {
             return Answer::malformed(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {MAX_BODY} bytes"));
         }
-        let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+        let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(request.into_body(), MAX_BODY).collect());
+        let body = match read.await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
                 return Answer::malformed(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {MAX_BODY} bytes"));
             }
-            Err(e) => return Answer::malformed(StatusCode::BAD_REQUEST, format!("the body cannot be read: {e}")),
+            Ok(Err(e)) => return Answer::malformed(StatusCode::BAD_REQUEST, format!("the body cannot be read: {e}")),
+            Err(_) => {
+                let after = BODY_READ_TIMEOUT.as_secs();
+                return Answer::malformed(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the body did not arrive within {after} s"),
+                );
+            }
         };
         self.answer(&body, now())
     }
@@ -617,12 +630,16 @@ mod tests {
             format!("POST {PATH} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n");
         let r = exchange(head, chunked).await;
         assert!(r.starts_with("HTTP/1.1 413"), "{r}");
+        // A body that never arrives in full: cut off after the read timeout.
+        let head = format!("POST {PATH} HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\nconnection: close\r\n\r\n");
+        let r = exchange(head, b"{\"apiVersion\"".to_vec()).await;
+        assert!(r.starts_with("HTTP/1.1 408") && r.contains("did not arrive within 1 s"), "{r}");
 
         let text = metrics.render();
         for line in [
             "natsguard_admission_reviews_total{decision=\"denied\"} 1\n",
-            "natsguard_admission_reviews_total{decision=\"malformed\"} 3\n",
-            "natsguard_admission_duration_seconds_count 4\n",
+            "natsguard_admission_reviews_total{decision=\"malformed\"} 4\n",
+            "natsguard_admission_duration_seconds_count 5\n",
         ] {
             assert!(text.contains(line), "{line} missing in:\n{text}");
         }

@@ -6,7 +6,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CP := hack/controlplane.sh
 
-.PHONY: help test demo controlplane-up controlplane-down controlplane-status crds bench-check bench-operator
+.PHONY: help test demo controlplane-up controlplane-down controlplane-status crds bench-check bench-operator bench-admission
 
 help:
 	@echo "make demo                 local control plane + operator: watch an override incident go Active, Overdue, Resolved"
@@ -66,3 +66,6 @@ bench-check:
 
 bench-operator:
 	hack/bench-operator.sh
+
+bench-admission:
+	hack/bench-admission.sh

@@ -77,3 +77,20 @@ app.kubernetes.io/part-of: natsguard
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end -}}
+
+{{/* The Secret holding the webhook's serving certificate (tls.crt, tls.key, ca.crt). */}}
+{{- define "natsguard.webhookSecretName" -}}
+{{- printf "%s-webhook-tls" (include "natsguard.fullname" .) -}}
+{{- end -}}
+
+{{/* "true" when the webhook's certificate comes from cert-manager: webhook.certificate=cert-manager, or
+     auto and the cert-manager.io/v1 API is present. */}}
+{{- define "natsguard.webhookCertManager" -}}
+{{- if eq .Values.webhook.certificate "cert-manager" -}}
+true
+{{- else if and (eq .Values.webhook.certificate "auto") (.Capabilities.APIVersions.Has "cert-manager.io/v1") -}}
+true
+{{- else -}}
+false
+{{- end -}}
+{{- end -}}

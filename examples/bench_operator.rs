@@ -232,6 +232,8 @@ impl Operator {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = Command::new(bin)
             .args(["run", "--namespace", ns, "--http-addr", &format!("127.0.0.1:{port}")])
+            // One local process: no Lease to wait for if an earlier run was killed holding one.
+            .arg("--leader-election=false")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

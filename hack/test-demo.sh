@@ -8,7 +8,11 @@ state=$(mktemp -d /tmp/natsguard-demo-test.XXXXXX)
 log=$state.log
 export NATSGUARD_CP_DIR=$state/cp
 fail() { echo "test-demo: FAIL: $*" >&2; tail -n 30 "$log" >&2 || true; exit 1; }
-leftovers() { pgrep -af -- "$state" | grep -v pgrep || true; pgrep -af "natsguard run --namespace natsguard-demo" | grep -v pgrep || true; }
+# Only this checkout's processes: other checkouts on the machine may run their own demo.
+leftovers() {
+  pgrep -af -- "$state" | grep -v pgrep || true
+  pgrep -af -- "$PWD/target/[^ ]*/natsguard run --namespace natsguard-demo" | grep -v pgrep || true
+}
 
 echo "test-demo: full run"
 DEMO_DEADLINE_SECONDS=25 hack/demo.sh >"$log" 2>&1 || fail "the demo exited non-zero"

@@ -1,6 +1,5 @@
-//! The effective environment of a container: what the kubelet would hand it, computed exactly
-//! as `makeEnvironmentVariables` (pkg/kubelet/kubelet_pods.go, Kubernetes v1.36) and
-//! `third_party/forked/golang/expansion` do, except that Secrets are never read.
+//! The effective environment of a container: what the kubelet (Kubernetes v1.36) would hand it,
+//! except that Secrets are never read (docs/reference.md, "Effective environment").
 //!
 //! Order: `envFrom` sources in order (keys of a ConfigMap's `data`, with `prefix`), then `env`
 //! entries in order; a later definition of a name replaces an earlier one. Only `env[].value`
@@ -109,6 +108,11 @@ pub enum Origin {
     EnvFromSecret { name: String, prefix: String },
     /// An `envFrom.configMapRef` whose ConfigMap cannot be read: it may define this name.
     EnvFromConfigMap { name: String, prefix: String },
+    /// An `env[].value` that references service-link variables (`<SERVICE>_SERVICE_HOST`, …) not
+    /// defined in the manifest. The kubelet resolves them from the namespace's Services when they
+    /// exist; natsguard does not model them (docs/reference.md, "Effective environment"). The value
+    /// is kept as written, references included; `links` names them in order of appearance.
+    ServiceLink { links: Vec<String> },
 }
 
 impl Origin {
@@ -137,6 +141,10 @@ impl fmt::Display for Origin {
             }
             Origin::EnvFromConfigMap { name, prefix } => {
                 write!(f, "envFrom ConfigMap {name} (prefix {prefix}, not available)")
+            }
+            Origin::ServiceLink { links } => {
+                let first = links.first().map_or("", String::as_str);
+                write!(f, "a reference to the service-link variable {first}")
             }
         }
     }
@@ -303,10 +311,17 @@ enum Ref<'a> {
 /// Expand `$(VAR)` in an `env[].value` against the variables defined so far.
 fn expand_env(input: &str, env: &EffectiveEnv) -> Var {
     let mut unknown_origin: Option<Origin> = None;
+    let mut links: Vec<String> = Vec::new();
     let out = expand_with(input, MAX_EXPANDED_LEN, |name| {
         let r = match env.presence(name) {
             Presence::Set(v) => match &v.value {
-                Value::Known(s) => Ref::Known(s),
+                Value::Known(s) => {
+                    // Expanding a value that still holds service-link references carries them on.
+                    if let Origin::ServiceLink { links: inner } = &v.origin {
+                        links.extend(inner.iter().cloned());
+                    }
+                    Ref::Known(s)
+                }
                 Value::Unknown => Ref::Unknown(&v.origin),
             },
             Presence::Maybe(v) => Ref::Unknown(&v.origin),
@@ -320,21 +335,80 @@ fn expand_env(input: &str, env: &EffectiveEnv) -> Var {
                 }
                 Some(String::new())
             }
-            Ref::Undefined => None,
+            Ref::Undefined => {
+                if service_link(name).is_some() {
+                    links.push(name.to_owned());
+                }
+                None
+            }
         }
     });
     match (unknown_origin, out) {
         // A secret expanded into a literal keeps its Secret origin; anything else unknown is
         // reported as where it came from too.
         (Some(origin), _) => Var { value: Value::Unknown, origin },
-        (None, Some(out)) => Var { value: Value::Known(out), origin: Origin::Literal },
+        (None, Some(out)) if links.is_empty() => Var { value: Value::Known(out), origin: Origin::Literal },
+        (None, Some(out)) => Var { value: Value::Known(out), origin: Origin::ServiceLink { links } },
         // Absurdly large after expansion (chained references double each time): not evaluated.
         (None, None) => Var { value: Value::Unknown, origin: Origin::Literal },
     }
 }
 
-/// Kubernetes `$(VAR)` expansion (`third_party/forked/golang/expansion.Expand` with
-/// `MappingFuncFor`): `$$` is an escaped `$`; `$(NAME)` is replaced by `vars[NAME]`, or left as
+/// What a service-link variable holds, by the shape of its name (the kubelet's
+/// `<SERVICE>_SERVICE_HOST`, `_SERVICE_PORT[_<NAME>]`, `_PORT`, `_PORT_<n>_<PROTO>[_PROTO|_PORT|_ADDR]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceLink {
+    /// An IP address (`_SERVICE_HOST`, `_ADDR`).
+    Host,
+    /// A port number (`_SERVICE_PORT…`, `_PORT_<n>_<PROTO>_PORT`).
+    Port,
+    /// A protocol name (`_PROTO`).
+    Proto,
+    /// A URL such as `tcp://10.0.0.1:4222` (`_PORT`, `_PORT_<n>_<PROTO>`).
+    Url,
+}
+
+/// The kind of service-link variable `name` would be, if its shape is one.
+pub fn service_link(name: &str) -> Option<ServiceLink> {
+    let ident = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if !ident(name) {
+        return None;
+    }
+    // `<P>_PORT_<n>_<PROTO>` with an optional `_PROTO`/`_PORT`/`_ADDR` tail.
+    let proto_url = |s: &str| -> bool {
+        let Some((head, proto)) = s.rsplit_once('_') else { return false };
+        let Some((head, port)) = head.rsplit_once('_') else { return false };
+        matches!(proto, "TCP" | "UDP" | "SCTP")
+            && !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && head.strip_suffix("_PORT").is_some_and(ident)
+    };
+    for (tail, kind) in [("_PROTO", ServiceLink::Proto), ("_PORT", ServiceLink::Port), ("_ADDR", ServiceLink::Host)] {
+        if let Some(base) = name.strip_suffix(tail)
+            && proto_url(base)
+        {
+            return Some(kind);
+        }
+    }
+    if proto_url(name) {
+        return Some(ServiceLink::Url);
+    }
+    if name.strip_suffix("_SERVICE_HOST").is_some_and(ident) {
+        return Some(ServiceLink::Host);
+    }
+    if let Some((base, _)) = name.split_once("_SERVICE_PORT")
+        && ident(base)
+        && (name.ends_with("_SERVICE_PORT") || name[base.len()..].starts_with("_SERVICE_PORT_"))
+    {
+        return Some(ServiceLink::Port);
+    }
+    if name.strip_suffix("_PORT").is_some_and(ident) {
+        return Some(ServiceLink::Url);
+    }
+    None
+}
+
+/// The kubelet's `$(VAR)` expansion (docs/reference.md, "Effective environment"): `$$` is an escaped `$`; `$(NAME)` is replaced by `vars[NAME]`, or left as
 /// written when `NAME` is not defined; an unterminated `$(` and any other `$x` are kept as is.
 pub fn expand(input: &str, vars: &BTreeMap<String, String>) -> String {
     expand_with(input, usize::MAX, |name| vars.get(name).cloned()).unwrap_or_default()
@@ -548,10 +622,14 @@ mod tests {
     fn env_from_values_are_not_expanded() {
         let mut maps = cms();
         maps.insert("ns", "refs", vars(&[("A", "$(HOST)"), ("B", "$$")]));
-        let c = container(json!({"envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}]}));
+        let c = container(json!({
+            "envFrom": [{"configMapRef": {"name": "nats"}}, {"configMapRef": {"name": "refs"}}],
+            "env": [{"name": "C", "valueFrom": {"configMapKeyRef": {"name": "refs", "key": "A"}}}]
+        }));
         let e = resolve("ns", &c, &maps);
         assert_eq!(known(&e, "A").as_deref(), Some("$(HOST)"));
         assert_eq!(known(&e, "B").as_deref(), Some("$$"));
+        assert_eq!(known(&e, "C").as_deref(), Some("$(HOST)"), "configMapKeyRef values are not expanded either");
     }
 
     #[test]
@@ -670,6 +748,54 @@ mod tests {
         let e = resolve("ns", &c, &cms());
         assert_eq!(known(&e, "NATS_URL").as_deref(), Some("tls://nats:4222"));
         assert!(matches!(e.presence("NATS_TOKEN"), Presence::Maybe(_)));
+    }
+
+    #[test]
+    fn service_link_names() {
+        use ServiceLink::*;
+        for (name, want) in [
+            ("NATS_SERVICE_HOST", Some(Host)),
+            ("NATS_SERVICE_PORT", Some(Port)),
+            ("NATS_SERVICE_PORT_CLIENT", Some(Port)),
+            ("NATS_PORT", Some(Url)),
+            ("NATS_PORT_4222_TCP", Some(Url)),
+            ("NATS_PORT_4222_TCP_PROTO", Some(Proto)),
+            ("NATS_PORT_4222_TCP_PORT", Some(Port)),
+            ("NATS_PORT_4222_UDP_ADDR", Some(Host)),
+            ("MY_SVC_2_PORT_53_SCTP", Some(Url)),
+            ("NATS_URL", None),
+            ("nats_port", None),
+            ("_PORT", None),
+            ("NATS_SERVICE_PORTX", None),
+            ("NATS_PORT_X_TCP", None),
+            ("HOST", None),
+        ] {
+            assert_eq!(service_link(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn service_link_references_are_kept_and_marked() {
+        let c = container(json!({
+            "env": [
+                {"name": "NATS_URL", "value": "tls://$(NATS_SERVICE_HOST):$(NATS_SERVICE_PORT)"},
+                {"name": "COPY", "value": "$(NATS_URL)"},
+                {"name": "OTHER", "value": "$(UNDEFINED_THING)"},
+                {"name": "NATS_SERVICE_HOST", "value": "10.0.0.9"},
+                {"name": "DEFINED", "value": "$(NATS_SERVICE_HOST)"},
+            ]
+        }));
+        let e = resolve("ns", &c, &ConfigMaps::unknown());
+        let url = e.get("NATS_URL").cloned();
+        assert_eq!(url.as_ref().and_then(|v| v.value.known()), Some("tls://$(NATS_SERVICE_HOST):$(NATS_SERVICE_PORT)"));
+        assert_eq!(
+            url.map(|v| v.origin),
+            Some(Origin::ServiceLink { links: vec!["NATS_SERVICE_HOST".into(), "NATS_SERVICE_PORT".into()] })
+        );
+        assert!(matches!(e.get("COPY").map(|v| &v.origin), Some(Origin::ServiceLink { .. })), "carried on");
+        assert_eq!(e.get("OTHER").map(|v| v.origin.clone()), Some(Origin::Literal));
+        assert_eq!(known(&e, "DEFINED").as_deref(), Some("10.0.0.9"), "an explicit definition wins");
+        assert_eq!(e.get("DEFINED").map(|v| v.origin.clone()), Some(Origin::Literal));
     }
 
     #[test]

@@ -1,87 +1,74 @@
 //! Findings: the stable codes, severities and messages that every output (status, Events,
-//! metrics, the CLI) speaks in. The codes are part of the public contract (SPEC §3).
+//! metrics, the CLI) speaks in. The codes are part of the public contract (docs/reference.md, "Codes").
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A finding's stable code. It is also the Kubernetes Event reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-pub enum Code {
-    PlaintextTransport,
-    #[serde(rename = "TLSSchemeRejected")]
-    TlsSchemeRejected,
-    PlaintextOverrideActive,
-    PlaintextOverrideOverdue,
-    OverrideOwnerMissing,
-    StaleOverride,
-    MixedSchemes,
-    OverrideValueUnrecognized,
-    #[serde(rename = "TLSSettingsIgnored")]
-    TlsSettingsIgnored,
-    #[serde(rename = "TLSMaterialIncomplete")]
-    TlsMaterialIncomplete,
-    #[serde(rename = "TLSMaterialMissing")]
-    TlsMaterialMissing,
-    #[serde(rename = "TLSVerificationDisabled")]
-    TlsVerificationDisabled,
-    AuthMissing,
-    AuthIncomplete,
-    AuthAmbiguous,
-    #[serde(rename = "CredentialsInURL")]
-    CredentialsInUrl,
-    SecretInPlainEnv,
-    #[serde(rename = "InvalidURL")]
-    InvalidUrl,
-    Indeterminate,
+/// Declares [`Code`] once: each variant with its contract spelling, its usual severity and a
+/// one-line summary (docs/reference.md, "Codes", is the long form).
+macro_rules! codes {
+    ($($variant:ident = ($text:literal, $severity:ident, $summary:literal),)+) => {
+        /// A finding's stable code. It is also the Kubernetes Event reason.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+        pub enum Code {
+            $(#[serde(rename = $text)] $variant,)+
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)+];
+
+            /// The code exactly as the contract spells it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $text,)+
+                }
+            }
+
+            /// Its severity where the contract gives one (`TLSVerificationDisabled` is a warning
+            /// outside production, `AuthMissing` a violation).
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(Code::$variant => Severity::$severity,)+
+                }
+            }
+
+            /// What it means, in one line.
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $summary,)+
+                }
+            }
+        }
+    };
 }
 
-impl Code {
-    pub const ALL: [Code; 19] = [
-        Code::PlaintextTransport,
-        Code::TlsSchemeRejected,
-        Code::PlaintextOverrideActive,
-        Code::PlaintextOverrideOverdue,
-        Code::OverrideOwnerMissing,
-        Code::StaleOverride,
-        Code::MixedSchemes,
-        Code::OverrideValueUnrecognized,
-        Code::TlsSettingsIgnored,
-        Code::TlsMaterialIncomplete,
-        Code::TlsMaterialMissing,
-        Code::TlsVerificationDisabled,
-        Code::AuthMissing,
-        Code::AuthIncomplete,
-        Code::AuthAmbiguous,
-        Code::CredentialsInUrl,
-        Code::SecretInPlainEnv,
-        Code::InvalidUrl,
-        Code::Indeterminate,
-    ];
-
-    /// The code exactly as the contract spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::PlaintextTransport => "PlaintextTransport",
-            Code::TlsSchemeRejected => "TLSSchemeRejected",
-            Code::PlaintextOverrideActive => "PlaintextOverrideActive",
-            Code::PlaintextOverrideOverdue => "PlaintextOverrideOverdue",
-            Code::OverrideOwnerMissing => "OverrideOwnerMissing",
-            Code::StaleOverride => "StaleOverride",
-            Code::MixedSchemes => "MixedSchemes",
-            Code::OverrideValueUnrecognized => "OverrideValueUnrecognized",
-            Code::TlsSettingsIgnored => "TLSSettingsIgnored",
-            Code::TlsMaterialIncomplete => "TLSMaterialIncomplete",
-            Code::TlsMaterialMissing => "TLSMaterialMissing",
-            Code::TlsVerificationDisabled => "TLSVerificationDisabled",
-            Code::AuthMissing => "AuthMissing",
-            Code::AuthIncomplete => "AuthIncomplete",
-            Code::AuthAmbiguous => "AuthAmbiguous",
-            Code::CredentialsInUrl => "CredentialsInURL",
-            Code::SecretInPlainEnv => "SecretInPlainEnv",
-            Code::InvalidUrl => "InvalidURL",
-            Code::Indeterminate => "Indeterminate",
-        }
-    }
+codes! {
+    PlaintextTransport = ("PlaintextTransport", Violation, "Production NATS client whose URL the gate refuses and whose transport is plaintext: it refuses to start"),
+    TlsSchemeRejected = ("TLSSchemeRejected", Violation, "Production NATS client that would encrypt, but whose URL the gate refuses (every entry must begin with tls://)"),
+    PlaintextOverrideActive = ("PlaintextOverrideActive", Violation, "The break-glass plaintext override lets a production workload start although the gate refuses its URL"),
+    PlaintextOverrideOverdue = ("PlaintextOverrideOverdue", Violation, "The plaintext override is still on past its rollback deadline"),
+    NoAuthOverrideActive = ("NoAuthOverrideActive", Violation, "The break-glass no-auth override lets a production workload use the broker unauthenticated"),
+    NoAuthOverrideOverdue = ("NoAuthOverrideOverdue", Violation, "The no-auth override is still on past its rollback deadline"),
+    OverrideOwnerMissing = ("OverrideOwnerMissing", Warning, "A break-glass override is in use and no owner is recorded"),
+    StaleOverride = ("StaleOverride", Warning, "A break-glass override is on although its check passes: a later edit would silently downgrade"),
+    MixedSchemes = ("MixedSchemes", Warning, "Server list mixes encrypted and plaintext entries; the client encrypts them all"),
+    OverrideValueUnrecognized = ("OverrideValueUnrecognized", Warning, "Override variable set to a value that is neither truthy nor falsy"),
+    TlsSettingsIgnored = ("TLSSettingsIgnored", Warning, "TLS settings are set but not applied because not every URL entry is tls://"),
+    TlsSettingsMissing = ("TLSSettingsMissing", Violation, "Production NATS client with tls:// but no TLS setting at all: it refuses to start"),
+    TlsMaterialIncomplete = ("TLSMaterialIncomplete", Violation, "Only one of the client certificate and key is set: start-up failure in any environment"),
+    TlsMaterialMissing = ("TLSMaterialMissing", Warning, "A TLS setting the policy requires is unset"),
+    TlsVerificationDisabled = ("TLSVerificationDisabled", Violation, "Server certificate verification is disabled (refused in production)"),
+    AuthMissing = ("AuthMissing", Violation, "Production NATS client without broker authentication: it refuses to start"),
+    AuthIncomplete = ("AuthIncomplete", Warning, "Username without password, or password without username"),
+    AuthAmbiguous = ("AuthAmbiguous", Info, "More than one NATS authentication mode is set; the first match takes effect"),
+    CredentialsInUrl = ("CredentialsInURL", Warning, "Credentials (userinfo) in a NATS URL: never authentication, and logged"),
+    SecretInPlainEnv = ("SecretInPlainEnv", Warning, "Password or token as a literal value, or a literal nkey seed, instead of a Secret"),
+    InvalidUrl = ("InvalidURL", Violation, "NATS URL the client refuses in every environment (unparseable entry, unsupported scheme, websocket mixed with TCP)"),
+    EmptyUrl = ("EmptyURL", Violation, "The URL variable is present but blank in production: the service exits at its configuration check"),
+    CapTransportNotReady = ("CapTransportNotReady", Violation, "CORDUM_CAP_PROFILE is production but the transport is not authenticated TLS"),
+    NotNatsClient = ("NotNatsClient", Info, "The container does not dial NATS; no transport rule applies"),
+    Indeterminate = ("Indeterminate", Warning, "A value that decides the verdict cannot be determined"),
 }
 
 impl fmt::Display for Code {

@@ -1,9 +1,12 @@
 //! The incident lifecycle, as pure functions of (policy, what was observed, the open incident,
-//! now). The controller fetches, calls [`plan`], and writes what it returns.
+//! now). An incident is one break-glass override ([`Override`]) in use on one Deployment under
+//! one policy; the controller fetches, calls [`plan`] once per override, and writes what it
+//! returns.
 
 use crate::crd::policy::OverrideSpec;
 use crate::crd::{IncidentState, NatsTransportIncident, NatsTransportIncidentSpec, Resolution, annotations};
 use crate::report::{Override, WorkloadReport};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
 
@@ -74,7 +77,7 @@ pub enum Observation<'a> {
     Deleted,
 }
 
-/// What to do about one (policy, Deployment) pair.
+/// What to do about the incident of one (policy, Deployment, override).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan {
     /// Nothing open and nothing to open.
@@ -87,15 +90,27 @@ pub enum Plan {
     Resolve(Resolution),
 }
 
-/// Identity of the Deployment an observation is about.
+/// Identity of an incident: the Deployment an observation is about, and which break-glass
+/// override. Both overrides in use on one Deployment are two incidents (docs/configuration.md,
+/// "NatsTransportIncident").
 #[derive(Clone, Copy, Debug)]
 pub struct Target<'a> {
     pub policy: &'a str,
     pub deployment: &'a str,
     pub uid: &'a str,
+    pub r#override: Override,
 }
 
-/// Decide what happens to the incident of one (policy, Deployment) pair.
+/// The variable that switches the override on, as the policy names it.
+pub fn variable(spec: &OverrideSpec, o: Override) -> &str {
+    match o {
+        Override::Plaintext => &spec.env_var,
+        Override::NoAuth => &spec.no_auth_env,
+    }
+}
+
+/// Decide what happens to the incident of one (policy, Deployment, override). `open` is the
+/// open incident of that override, if any.
 pub fn plan(
     target: Target<'_>,
     observation: &Observation<'_>,
@@ -103,13 +118,14 @@ pub fn plan(
     timing: Timing,
     now: Timestamp,
 ) -> Plan {
+    let o = target.r#override;
     let (report, annotations) = match observation {
         Observation::Deleted => return open.map_or(Plan::Nothing, |_| Plan::Resolve(Resolution::WorkloadDeleted)),
         Observation::OutOfScope => return open.map_or(Plan::Nothing, |_| Plan::Resolve(Resolution::OutOfScope)),
         Observation::Evaluated { report, annotations } => (*report, *annotations),
     };
-    if !report.override_active(Override::Plaintext) {
-        return match (open, inactive_reason(report)) {
+    if !report.override_active(o) {
+        return match (open, inactive_reason(report, o)) {
             (Some(_), Some(resolution)) => Plan::Resolve(resolution),
             // Undeterminable: keep what is open as it is, open nothing new.
             (Some(incident), None) => keep_unchanged(incident, timing, now),
@@ -118,14 +134,14 @@ pub fn plan(
     }
     let started_at = open.map_or(now, |i| i.spec.started_at.0);
     let spec = NatsTransportIncidentSpec {
-        r#override: Override::Plaintext,
+        r#override: o,
         policy: target.policy.to_owned(),
         deployment: crate::crd::DeploymentRef { name: target.deployment.to_owned(), uid: target.uid.to_owned() },
-        containers: report.override_containers(Override::Plaintext),
+        containers: report.override_containers(o),
         owner: annotation(annotations, annotations::OWNER),
         reason: annotation(annotations, annotations::REASON),
-        started_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(started_at),
-        rollback_by: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(rollback_by(
+        started_at: Time(started_at),
+        rollback_by: Time(rollback_by(
             started_at,
             crate::rules::rollback_by(annotations).and_then(Result::ok),
             timing.max_duration,
@@ -160,25 +176,32 @@ fn overdue_notice_due(incident: &NatsTransportIncident, state: IncidentState, no
     }
 }
 
-/// Why a workload without an active override no longer needs its incident, or `None` when
-/// that cannot be determined (an input is unknown), in which case nothing is resolved.
-/// A rollback that removes the override counts as `OverrideRemoved` whatever else it changed;
-/// `SwitchedToTLS` means the URL passes the gate while the override is still set.
-fn inactive_reason(report: &WorkloadReport) -> Option<Resolution> {
+/// Why a workload on which the override is not in use no longer needs its incident, or `None`
+/// when that cannot be determined (an input is unknown), in which case nothing is resolved.
+///
+/// Only NATS clients count: a container that does not dial NATS needs no override.
+/// - No NATS client runs in production: `NoLongerProduction`.
+/// - The variable is no longer truthy anywhere: `OverrideRemoved`, whatever else the rollback
+///   changed.
+/// - The variable is still set but no longer needed: `SwitchedToTLS` (the URL passes the gate)
+///   for the plaintext override, `AuthConfigured` (the client authenticates) for the no-auth one.
+fn inactive_reason(report: &WorkloadReport, o: Override) -> Option<Resolution> {
     let mut any_production = false;
     let mut override_on = false;
-    for c in &report.containers {
-        match c.production {
-            None => return None,
-            Some(false) => continue,
-            Some(true) => any_production = true,
+    for c in report.containers.iter().filter(|c| c.client) {
+        match c.production? {
+            false => continue,
+            true => any_production = true,
         }
-        match c.plaintext_override {
-            None => return None,
-            Some(on) => override_on |= on,
-        }
-        if override_on && c.gate_accepts.is_none() {
-            return None;
+        if c.override_truthy(o)? {
+            override_on = true;
+            let refusal_known = match o {
+                Override::Plaintext => c.gate_accepts.is_some(),
+                Override::NoAuth => c.authenticated.is_some(),
+            };
+            if !refusal_known {
+                return None;
+            }
         }
     }
     Some(if !any_production {
@@ -186,7 +209,10 @@ fn inactive_reason(report: &WorkloadReport) -> Option<Resolution> {
     } else if !override_on {
         Resolution::OverrideRemoved
     } else {
-        Resolution::SwitchedToTLS
+        match o {
+            Override::Plaintext => Resolution::SwitchedToTLS,
+            Override::NoAuth => Resolution::AuthConfigured,
+        }
     })
 }
 
@@ -202,6 +228,7 @@ pub fn prune_at(resolved_at: Timestamp, retention: SignedDuration) -> Timestamp 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::ContainerReport;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -244,24 +271,64 @@ mod tests {
         );
     }
 
-    use crate::evaluate::ContainerReport;
+    #[test]
+    fn each_override_has_its_variable() {
+        let spec = OverrideSpec { env_var: "ALLOW_PT".into(), no_auth_env: "ALLOW_NA".into(), ..Default::default() };
+        assert_eq!(variable(&spec, Override::Plaintext), "ALLOW_PT");
+        assert_eq!(variable(&spec, Override::NoAuth), "ALLOW_NA");
+        let default = OverrideSpec::default();
+        assert_eq!(variable(&default, Override::Plaintext), "CORDUM_NATS_ALLOW_PLAINTEXT");
+        assert_eq!(variable(&default, Override::NoAuth), "CORDUM_NATS_ALLOW_NOAUTH");
+    }
 
-    fn report(production: Option<bool>, gate: Option<bool>, ovr: Option<bool>) -> WorkloadReport {
-        WorkloadReport {
-            containers: vec![ContainerReport {
-                name: "scheduler".into(),
-                client: true,
-                production,
-                gate_accepts: gate,
-                plaintext_override: ovr,
+    /// One container as the evaluator reports it. `T`/`F`/`U`: true, false, undeterminable.
+    #[derive(Clone, Copy)]
+    struct C {
+        client: bool,
+        production: Option<bool>,
+        gate: Option<bool>,
+        auth: Option<bool>,
+        plaintext: Option<bool>,
+        no_auth: Option<bool>,
+    }
+
+    const T: Option<bool> = Some(true);
+    const F: Option<bool> = Some(false);
+    const U: Option<bool> = None;
+
+    /// A production NATS client that passes the gate, authenticates, and has neither override.
+    const OK: C = C { client: true, production: T, gate: T, auth: T, plaintext: F, no_auth: F };
+    /// The plaintext override in use: the gate refuses and the variable is truthy.
+    const PLAIN: C = C { gate: F, plaintext: T, ..OK };
+    /// The no-auth override in use: not authenticated and the variable is truthy.
+    const NOAUTH: C = C { auth: F, no_auth: T, ..OK };
+    /// Both in use in one container.
+    const BOTH: C = C { gate: F, plaintext: T, auth: F, no_auth: T, ..OK };
+
+    fn report(cs: &[C]) -> WorkloadReport {
+        let containers = cs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ContainerReport {
+                name: if i == 0 { "scheduler".into() } else { format!("c{i}") },
+                client: c.client,
+                production: c.production,
+                gate_accepts: c.gate,
+                authenticated: c.auth,
+                plaintext_override: c.plaintext,
+                no_auth_override: c.no_auth,
                 ..Default::default()
-            }],
-        }
+            })
+            .collect();
+        WorkloadReport { containers }
     }
 
     const TIMING: Timing =
         Timing { max_duration: SignedDuration::from_hours(4), warn_before: SignedDuration::from_mins(30) };
-    const TARGET: Target<'static> = Target { policy: "p", deployment: "api", uid: "u-1" };
+
+    fn target(o: Override) -> Target<'static> {
+        Target { policy: "p", deployment: "api", uid: "u-1", r#override: o }
+    }
 
     fn open_incident(
         spec: NatsTransportIncidentSpec,
@@ -271,14 +338,24 @@ mod tests {
         let mut i = NatsTransportIncident::new("api-1", spec);
         i.status = Some(crate::crd::NatsTransportIncidentStatus {
             state,
-            last_overdue_notice: notice.map(|n| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ts(n))),
+            last_overdue_notice: notice.map(|n| Time(ts(n))),
             ..Default::default()
         });
         i
     }
 
+    /// The incident `plan` opens for `o` on this workload at `now` (panics if it opens none).
+    fn opened(o: Override, cs: &[C], annotations: &BTreeMap<String, String>, now: Timestamp) -> NatsTransportIncident {
+        let r = report(cs);
+        let obs = Observation::Evaluated { report: &r, annotations };
+        match plan(target(o), &obs, None, TIMING, now) {
+            Plan::Open { spec, state } => open_incident(spec, state, None),
+            other => panic!("expected {o} to open, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn an_active_override_opens_an_incident_with_owner_and_deadline() {
+    fn an_active_override_opens_an_incident_of_its_kind_with_owner_and_deadline() {
         let now = ts("2026-01-01T00:00:00Z");
         let ann: BTreeMap<String, String> = [
             (annotations::OWNER.to_string(), " alice ".to_string()),
@@ -286,80 +363,273 @@ mod tests {
             (annotations::ROLLBACK_BY.to_string(), "2026-01-01T02:00:00Z".to_string()),
         ]
         .into();
-        let r = report(Some(true), Some(false), Some(true));
-        let plan = plan(TARGET, &Observation::Evaluated { report: &r, annotations: &ann }, None, TIMING, now);
-        let Plan::Open { spec, state } = plan else { panic!("expected Open, got {plan:?}") };
-        assert_eq!(state, IncidentState::Active);
-        assert_eq!(spec.owner.as_deref(), Some("alice"));
-        assert_eq!(spec.reason.as_deref(), Some("INC-1"));
-        assert_eq!(spec.started_at.0, now);
-        assert_eq!(spec.rollback_by.0, ts("2026-01-01T02:00:00Z"));
-        assert_eq!(spec.containers, ["scheduler"]);
-        assert_eq!((spec.deployment.name.as_str(), spec.deployment.uid.as_str()), ("api", "u-1"));
+        // The second container runs the override too; the third is not a NATS client.
+        let sidecar = C { client: false, production: U, gate: U, auth: U, plaintext: T, no_auth: T };
+        for (o, c) in [(Override::Plaintext, PLAIN), (Override::NoAuth, NOAUTH)] {
+            let r = report(&[c, c, sidecar]);
+            let plan = plan(target(o), &Observation::Evaluated { report: &r, annotations: &ann }, None, TIMING, now);
+            let Plan::Open { spec, state } = plan else { panic!("{o}: expected Open, got {plan:?}") };
+            assert_eq!(state, IncidentState::Active, "{o}");
+            assert_eq!(spec.r#override, o);
+            assert_eq!(spec.owner.as_deref(), Some("alice"), "{o}");
+            assert_eq!(spec.reason.as_deref(), Some("INC-1"), "{o}");
+            assert_eq!(spec.started_at.0, now, "{o}");
+            assert_eq!(spec.rollback_by.0, ts("2026-01-01T02:00:00Z"), "{o}");
+            assert_eq!(spec.containers, ["scheduler", "c1"], "{o}");
+            assert_eq!(
+                (spec.deployment.name.as_str(), spec.deployment.uid.as_str(), spec.policy.as_str()),
+                ("api", "u-1", "p")
+            );
+        }
+    }
+
+    #[test]
+    fn opening_is_per_override() {
+        let now = ts("2026-01-01T00:00:00Z");
+        let ann = BTreeMap::new();
+        // (case, containers, plaintext opens, no-auth opens)
+        let cases: [(&str, Vec<C>, bool, bool); 12] = [
+            ("compliant", vec![OK], false, false),
+            ("plaintext only", vec![PLAIN], true, false),
+            ("no-auth only", vec![NOAUTH], false, true),
+            ("both in one container", vec![BOTH], true, true),
+            ("both in two containers", vec![PLAIN, NOAUTH], true, true),
+            ("no-auth variable on but authenticated (stale)", vec![C { no_auth: T, ..OK }], false, false),
+            ("plaintext variable on but the gate passes (stale)", vec![C { plaintext: T, ..OK }], false, false),
+            ("outside production", vec![C { production: F, ..BOTH }], false, false),
+            ("not a NATS client", vec![C { client: false, ..BOTH }], false, false),
+            ("authentication undeterminable", vec![C { auth: U, ..NOAUTH }], false, false),
+            ("no-auth variable undeterminable", vec![C { no_auth: U, ..NOAUTH }], false, false),
+            ("production undeterminable", vec![C { production: U, ..BOTH }], false, false),
+        ];
+        for (case, cs, plaintext, no_auth) in cases {
+            let r = report(&cs);
+            let obs = Observation::Evaluated { report: &r, annotations: &ann };
+            for (o, want) in [(Override::Plaintext, plaintext), (Override::NoAuth, no_auth)] {
+                let got = plan(target(o), &obs, None, TIMING, now);
+                match (&got, want) {
+                    (Plan::Open { spec, .. }, true) => assert_eq!(spec.r#override, o, "{case}"),
+                    (Plan::Nothing, false) => {}
+                    _ => panic!("{case}: {o}: expected {}, got {got:?}", if want { "Open" } else { "Nothing" }),
+                }
+            }
+        }
     }
 
     #[test]
     fn an_open_incident_keeps_its_start_and_escalates_hourly() {
         let start = ts("2026-01-01T00:00:00Z");
         let ann = BTreeMap::new();
-        let r = report(Some(true), Some(false), Some(true));
-        let Plan::Open { spec, .. } =
-            plan(TARGET, &Observation::Evaluated { report: &r, annotations: &ann }, None, TIMING, start)
-        else {
-            panic!()
-        };
-        let obs = Observation::Evaluated { report: &r, annotations: &ann };
-        // Past the deadline (start + 4h), first time: Overdue with a notice; startedAt unchanged.
-        let i = open_incident(spec.clone(), IncidentState::DeadlineApproaching, None);
-        let later = ts("2026-01-01T04:10:00Z");
-        let Plan::Keep { spec: kept, state, overdue_notice } = plan(TARGET, &obs, Some(&i), TIMING, later) else {
-            panic!()
-        };
-        assert_eq!((state, overdue_notice, kept.started_at.0), (IncidentState::Overdue, true, start));
-        // Noticed 30 minutes ago: no new notice; an hour ago: again.
-        let i = open_incident(spec.clone(), IncidentState::Overdue, Some("2026-01-01T04:00:00Z"));
-        assert!(matches!(
-            plan(TARGET, &obs, Some(&i), TIMING, ts("2026-01-01T04:30:00Z")),
-            Plan::Keep { overdue_notice: false, .. }
-        ));
-        assert!(matches!(
-            plan(TARGET, &obs, Some(&i), TIMING, ts("2026-01-01T05:00:00Z")),
-            Plan::Keep { overdue_notice: true, .. }
-        ));
+        for (o, c) in [(Override::Plaintext, PLAIN), (Override::NoAuth, NOAUTH)] {
+            let r = report(&[c]);
+            let obs = Observation::Evaluated { report: &r, annotations: &ann };
+            let spec = opened(o, &[c], &ann, start).spec;
+            // Table: (recorded state, last notice, now, expected state, notice due)
+            let rows: [(IncidentState, Option<&str>, &str, IncidentState, bool); 7] = [
+                (IncidentState::Active, None, "2026-01-01T01:00:00Z", IncidentState::Active, false),
+                (IncidentState::Active, None, "2026-01-01T03:30:00Z", IncidentState::DeadlineApproaching, false),
+                // Past the deadline (start + 4h), first time: Overdue with a notice.
+                (IncidentState::DeadlineApproaching, None, "2026-01-01T04:10:00Z", IncidentState::Overdue, true),
+                // Even if an old notice is recorded, the first transition to Overdue announces.
+                (
+                    IncidentState::Active,
+                    Some("2025-12-31T00:00:00Z"),
+                    "2026-01-01T04:00:00Z",
+                    IncidentState::Overdue,
+                    true,
+                ),
+                // Noticed 30 minutes ago: no new notice; an hour ago: again.
+                (
+                    IncidentState::Overdue,
+                    Some("2026-01-01T04:00:00Z"),
+                    "2026-01-01T04:30:00Z",
+                    IncidentState::Overdue,
+                    false,
+                ),
+                (
+                    IncidentState::Overdue,
+                    Some("2026-01-01T04:00:00Z"),
+                    "2026-01-01T05:00:00Z",
+                    IncidentState::Overdue,
+                    true,
+                ),
+                (
+                    IncidentState::Overdue,
+                    Some("2026-01-01T09:00:00Z"),
+                    "2026-01-01T09:59:59Z",
+                    IncidentState::Overdue,
+                    false,
+                ),
+            ];
+            for (recorded, notice, now, want_state, want_notice) in rows {
+                let i = open_incident(spec.clone(), recorded, notice);
+                let got = plan(target(o), &obs, Some(&i), TIMING, ts(now));
+                let Plan::Keep { spec: kept, state, overdue_notice } = got else { panic!("{o} at {now}: {got:?}") };
+                assert_eq!((state, overdue_notice), (want_state, want_notice), "{o} {recorded:?} {notice:?} at {now}");
+                assert_eq!(kept.started_at.0, start, "{o}: startedAt is durable");
+                assert_eq!(kept.r#override, o);
+                assert_eq!(kept, spec, "{o}: nothing else changed, nothing to write");
+            }
+        }
     }
 
     #[test]
-    fn resolutions_say_why() {
+    fn resolutions_say_why_per_override() {
         let now = ts("2026-01-01T00:00:00Z");
         let ann = BTreeMap::new();
-        let active = report(Some(true), Some(false), Some(true));
-        let Plan::Open { spec, .. } =
-            plan(TARGET, &Observation::Evaluated { report: &active, annotations: &ann }, None, TIMING, now)
-        else {
+        let plaintext = opened(Override::Plaintext, &[PLAIN], &ann, now);
+        let no_auth = opened(Override::NoAuth, &[NOAUTH], &ann, now);
+        use Resolution::*;
+        // (case, override, containers now, expected: Some(resolution), or None for "kept open")
+        let cases: Vec<(&str, Override, Vec<C>, Option<Resolution>)> = vec![
+            (
+                "plaintext variable removed",
+                Override::Plaintext,
+                vec![C { plaintext: F, ..PLAIN }],
+                Some(OverrideRemoved),
+            ),
+            ("rolled back: variable removed and tls://", Override::Plaintext, vec![OK], Some(OverrideRemoved)),
+            (
+                "URL switched to tls://, variable still set",
+                Override::Plaintext,
+                vec![C { plaintext: T, ..OK }],
+                Some(SwitchedToTLS),
+            ),
+            (
+                "plaintext, no longer production",
+                Override::Plaintext,
+                vec![C { production: F, ..PLAIN }],
+                Some(NoLongerProduction),
+            ),
+            (
+                "plaintext, the container no longer dials NATS",
+                Override::Plaintext,
+                vec![C { client: false, ..PLAIN }],
+                Some(NoLongerProduction),
+            ),
+            ("plaintext, production undeterminable", Override::Plaintext, vec![C { production: U, ..PLAIN }], None),
+            ("plaintext, variable undeterminable", Override::Plaintext, vec![C { plaintext: U, ..PLAIN }], None),
+            ("plaintext, gate undeterminable", Override::Plaintext, vec![C { gate: U, ..PLAIN }], None),
+            (
+                "plaintext, one of two containers undeterminable",
+                Override::Plaintext,
+                vec![OK, C { production: U, ..OK }],
+                None,
+            ),
+            ("no-auth variable removed", Override::NoAuth, vec![C { no_auth: F, ..NOAUTH }], Some(OverrideRemoved)),
+            ("rolled back: variable removed and a token added", Override::NoAuth, vec![OK], Some(OverrideRemoved)),
+            ("token added, variable still set", Override::NoAuth, vec![C { no_auth: T, ..OK }], Some(AuthConfigured)),
+            (
+                "no-auth, no longer production",
+                Override::NoAuth,
+                vec![C { production: F, ..NOAUTH }],
+                Some(NoLongerProduction),
+            ),
+            ("no-auth, authentication undeterminable", Override::NoAuth, vec![C { auth: U, ..NOAUTH }], None),
+            ("no-auth, variable undeterminable", Override::NoAuth, vec![C { no_auth: U, ..NOAUTH }], None),
+            ("no-auth, production undeterminable", Override::NoAuth, vec![C { production: U, ..NOAUTH }], None),
+            // The other override's state never decides this one.
+            (
+                "plaintext resolves while no-auth stays",
+                Override::Plaintext,
+                vec![C { plaintext: T, gate: T, ..NOAUTH }],
+                Some(SwitchedToTLS),
+            ),
+            (
+                "no-auth resolves while plaintext stays",
+                Override::NoAuth,
+                vec![C { no_auth: T, auth: T, ..PLAIN }],
+                Some(AuthConfigured),
+            ),
+            (
+                "plaintext stays while no-auth is undeterminable",
+                Override::Plaintext,
+                vec![C { auth: U, no_auth: U, ..PLAIN }],
+                None,
+            ),
+        ];
+        for (case, o, cs, want) in cases {
+            let open = if o == Override::Plaintext { &plaintext } else { &no_auth };
+            let r = report(&cs);
+            let got =
+                plan(target(o), &Observation::Evaluated { report: &r, annotations: &ann }, Some(open), TIMING, now);
+            match (want, &got) {
+                (Some(resolution), Plan::Resolve(r)) if *r == resolution => {}
+                // Undeterminable: the incident stays open, unchanged.
+                (None, Plan::Keep { spec, .. }) if spec == &open.spec => {}
+                _ => panic!("{case}: expected {want:?}, got {got:?}"),
+            }
+        }
+        for (o, open) in [(Override::Plaintext, &plaintext), (Override::NoAuth, &no_auth)] {
+            assert_eq!(plan(target(o), &Observation::Deleted, Some(open), TIMING, now), Plan::Resolve(WorkloadDeleted));
+            assert_eq!(plan(target(o), &Observation::OutOfScope, Some(open), TIMING, now), Plan::Resolve(OutOfScope));
+            assert_eq!(plan(target(o), &Observation::Deleted, None, TIMING, now), Plan::Nothing);
+            assert_eq!(plan(target(o), &Observation::OutOfScope, None, TIMING, now), Plan::Nothing);
+        }
+    }
+
+    #[test]
+    fn both_active_then_one_resolves_while_the_other_stays() {
+        let start = ts("2026-01-01T00:00:00Z");
+        let ann: BTreeMap<String, String> =
+            [(annotations::ROLLBACK_BY.to_string(), "2026-01-01T01:00:00Z".to_string())].into();
+        let plaintext = opened(Override::Plaintext, &[BOTH], &ann, start);
+        let no_auth = opened(Override::NoAuth, &[BOTH], &ann, start);
+        assert_eq!((plaintext.spec.r#override, no_auth.spec.r#override), (Override::Plaintext, Override::NoAuth));
+        assert_eq!(plaintext.spec.rollback_by, no_auth.spec.rollback_by, "the same timing for both");
+
+        // Later a token is added: the no-auth incident resolves, the plaintext one escalates.
+        let later = ts("2026-01-01T01:00:00Z");
+        let r = report(&[C { auth: T, ..BOTH }]);
+        let obs = Observation::Evaluated { report: &r, annotations: &ann };
+        assert_eq!(
+            plan(target(Override::NoAuth), &obs, Some(&no_auth), TIMING, later),
+            Plan::Resolve(Resolution::AuthConfigured)
+        );
+        let kept = plan(target(Override::Plaintext), &obs, Some(&plaintext), TIMING, later);
+        assert!(matches!(kept, Plan::Keep { state: IncidentState::Overdue, overdue_notice: true, .. }), "{kept:?}");
+        // Then the no-auth variable comes back without the token: a new no-auth incident opens
+        // (its own start), next to the plaintext one that keeps its own.
+        let r = report(&[BOTH]);
+        let obs = Observation::Evaluated { report: &r, annotations: &BTreeMap::new() };
+        let again = ts("2026-01-01T02:00:00Z");
+        let Plan::Open { spec, .. } = plan(target(Override::NoAuth), &obs, None, TIMING, again) else { panic!() };
+        assert_eq!((spec.started_at.0, spec.rollback_by.0), (again, ts("2026-01-01T06:00:00Z")));
+        let Plan::Keep { spec, .. } = plan(target(Override::Plaintext), &obs, Some(&plaintext), TIMING, again) else {
             panic!()
         };
-        let i = open_incident(spec, IncidentState::Active, None);
-        let resolve = |r: WorkloadReport| {
-            plan(TARGET, &Observation::Evaluated { report: &r, annotations: &ann }, Some(&i), TIMING, now)
-        };
-        assert_eq!(resolve(report(Some(true), Some(false), Some(false))), Plan::Resolve(Resolution::OverrideRemoved));
-        assert_eq!(resolve(report(Some(true), Some(true), Some(false))), Plan::Resolve(Resolution::OverrideRemoved));
-        assert_eq!(resolve(report(Some(true), Some(true), Some(true))), Plan::Resolve(Resolution::SwitchedToTLS));
-        assert_eq!(
-            resolve(report(Some(false), Some(false), Some(true))),
-            Plan::Resolve(Resolution::NoLongerProduction)
+        assert_eq!(spec.started_at.0, start);
+    }
+
+    #[test]
+    fn an_incident_written_before_the_override_field_reads_as_plaintext() {
+        // What the previous release stored: no `override` in the spec.
+        let stored = serde_json::json!({
+            "apiVersion": "natsguard.io/v1alpha1",
+            "kind": "NatsTransportIncident",
+            "metadata": { "name": "api-0a1b2c3d" },
+            "spec": {
+                "policy": "p",
+                "deployment": { "name": "api", "uid": "u-1" },
+                "containers": ["scheduler"],
+                "owner": "alice",
+                "startedAt": "2026-01-01T00:00:00Z",
+                "rollbackBy": "2026-01-01T04:00:00Z",
+            },
+            "status": { "state": "Active" },
+        });
+        let old: NatsTransportIncident = serde_json::from_value(stored).unwrap();
+        assert_eq!(old.spec.r#override, Override::Plaintext);
+        // The operator keeps it as it is: same spec (so nothing to write), same start and deadline.
+        let r = report(&[PLAIN]);
+        let ann: BTreeMap<String, String> = [(annotations::OWNER.to_string(), "alice".to_string())].into();
+        let got = plan(
+            target(Override::Plaintext),
+            &Observation::Evaluated { report: &r, annotations: &ann },
+            Some(&old),
+            TIMING,
+            ts("2026-01-01T01:00:00Z"),
         );
-        // Undeterminable: the incident stays open, unchanged.
-        assert!(matches!(resolve(report(None, Some(false), Some(true))), Plan::Keep { .. }));
-        assert!(matches!(resolve(report(Some(true), Some(false), None)), Plan::Keep { .. }));
-        assert_eq!(
-            plan(TARGET, &Observation::Deleted, Some(&i), TIMING, now),
-            Plan::Resolve(Resolution::WorkloadDeleted)
-        );
-        assert_eq!(
-            plan(TARGET, &Observation::OutOfScope, Some(&i), TIMING, now),
-            Plan::Resolve(Resolution::OutOfScope)
-        );
-        assert_eq!(plan(TARGET, &Observation::Deleted, None, TIMING, now), Plan::Nothing);
+        assert_eq!(got, Plan::Keep { spec: old.spec.clone(), state: IncidentState::Active, overdue_notice: false });
     }
 }

@@ -1,11 +1,13 @@
-//! The two readers of the NATS URL variable (SPEC §2): the workload's start-up **gate**, which
-//! compares the raw value, and the **NATS client**, which parses each comma-separated entry the
-//! way nats.go does (`processUrlString` then `addURLToPool`). They disagree in ways that matter:
-//! `TLS://a` encrypts but is refused by the gate; `nats://a,tls://b` encrypts every connection but
-//! is also refused.
+//! The two readers of the NATS URL variable (docs/reference.md, "URL"): the workload's start-up
+//! **gate**, which requires every comma-separated entry, trimmed and lower-cased, to begin with
+//! `tls://`, and the **NATS client** (nats.go), which splits, trims each entry and one trailing `/`,
+//! drops empty entries, parses each one and encrypts every connection when any entry is `tls://` or
+//! `wss://`. They disagree in ways that matter: `tls://a,` encrypts but the gate refuses it (an empty
+//! entry); `nats://a,tls://b` encrypts every connection but is refused too.
 //!
-//! Nothing here ever returns userinfo: [`redact`] is how a URL is shown, and [`UrlError`] carries
-//! no text from the value.
+//! Nothing here ever returns userinfo. Redaction is computed over the raw value before any
+//! splitting ([`mask`]), so a password holding `,`, `@`, `/`, `%` or `://` is hidden wherever the
+//! split falls; [`UrlError`] carries no text from the value.
 
 use std::fmt;
 
@@ -67,15 +69,9 @@ impl fmt::Display for Scheme {
 /// well-formed scheme name, so it is safe to show.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    /// A syntactically valid scheme that the NATS client does not speak (e.g. `http`).
-    #[error("unsupported scheme `{0}` (use nats, tls, ws or wss)")]
-    UnsupportedScheme(String),
     /// Text before `://` that is not a scheme at all.
     #[error("malformed scheme")]
     MalformedScheme,
-    /// No host between `://` and the port or path.
-    #[error("missing host")]
-    MissingHost,
     /// Characters a URL host cannot contain (spaces, `/` inside brackets, unbalanced brackets, ...).
     #[error("malformed host")]
     MalformedHost,
@@ -85,6 +81,29 @@ pub enum UrlError {
     /// Userinfo with characters a URL cannot carry unescaped.
     #[error("malformed userinfo")]
     MalformedUserinfo,
+}
+
+/// Why an entry that nats.go accepts into its pool is still wrong: it can never be dialled, or it
+/// works only by accident. Carries no text from the value except a well-formed scheme name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Flaw {
+    /// A scheme nats.go does not know; it ignores it and dials plain TCP.
+    #[error("unsupported scheme `{0}` (nats.go ignores it and dials plaintext TCP; use nats, tls, ws or wss)")]
+    UnsupportedScheme(String),
+    /// No host: nats.go dials this machine (the pod itself).
+    #[error("missing host (nats.go would dial the pod itself)")]
+    MissingHost,
+    /// Port 0 or above 65535: every dial fails.
+    #[error("port out of range (must be 1 to 65535), so the entry can never be dialled")]
+    PortOutOfRange,
+    /// A path, query or fragment without a port: the client appends the default port to the text,
+    /// where it lands in the path, so the dial gets no port.
+    #[error("a path without a port (the client's default port lands in the path), so the entry can never be dialled")]
+    PathWithoutPort,
+    /// A host name Go's resolver will not look up (not a DNS name: non-ASCII, `!`, a label over 63
+    /// characters, a `:` outside brackets, ...).
+    #[error("a host name the resolver will not look up (use an ASCII DNS name, punycode, or an IP address)")]
+    UnresolvableHost,
 }
 
 /// A successfully parsed server entry.
@@ -101,6 +120,11 @@ pub struct ServerUrl {
     pub port: Option<u16>,
     /// Whether the entry carries userinfo (`user:pass@`).
     pub has_userinfo: bool,
+    /// Whether a dial can ever reach it. nats.go accepts the entry into its pool either way (its
+    /// scheme still counts for TLS) and, when the dial fails, tries the next server.
+    pub dialable: bool,
+    /// What is wrong with it although nats.go accepts it (an `InvalidURL` finding names it).
+    pub flaw: Option<Flaw>,
 }
 
 /// One comma-separated entry, as the client reads it.
@@ -114,16 +138,31 @@ pub struct UrlEntry {
     pub parsed: Result<ServerUrl, UrlError>,
 }
 
+/// What nats.go does with a URL value (no TLS options set): the answer the differential test
+/// compares with the real client (docs/natsgo-differential.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientOutcome {
+    /// Every connection is TLS (some entry is `tls://` or `wss://`).
+    Encrypted,
+    /// Connections are plaintext (`nats://`, `ws://`, bare `host:port`).
+    Plaintext,
+    /// The client refuses the value: an entry that does not parse, or websocket mixed with TCP.
+    Refused,
+}
+
 /// Everything natsguard needs to know about one URL value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UrlAnalysis {
-    /// The gate: the raw value begins with exactly `tls://`.
+    /// The gate's test: every raw entry, trimmed and lower-cased, begins with `tls://` (an empty
+    /// entry fails, so `tls://a,` and `a,,b` fail).
     pub gate_accepts: bool,
+    /// Some raw entry is empty after trimming (a trailing comma, `a,,b`, an empty value).
+    pub empty_entry: bool,
     /// Non-empty entries after splitting on `,` and trimming, in order.
     pub entries: Vec<UrlEntry>,
     /// Some valid entry is `tls://` or `wss://`: the client encrypts every connection.
     pub encrypted: bool,
-    /// Some valid entry is `nats://` or `ws://`.
+    /// Some valid entry is `nats://`, `ws://` or bare.
     pub has_plaintext_scheme: bool,
     /// Both encrypted and plaintext schemes appear (`MixedSchemes`).
     pub mixed: bool,
@@ -131,35 +170,92 @@ pub struct UrlAnalysis {
     pub mixed_websocket: bool,
     /// Some entry carries userinfo (credentials).
     pub has_userinfo: bool,
+    /// The whole value with every userinfo replaced by `***` (see [`redact`]).
+    pub redacted: String,
 }
 
 impl UrlAnalysis {
-    /// Entries that the client cannot use.
+    /// Entries that are wrong: the client refuses them, can never dial them, or reads them only by
+    /// accident (an unknown scheme, no host). `InvalidURL` names them.
     pub fn invalid(&self) -> impl Iterator<Item = &UrlEntry> {
-        self.entries.iter().filter(|e| e.parsed.is_err())
+        self.entries.iter().filter(|e| e.parsed.as_ref().map_or(true, |u| u.flaw.is_some()))
+    }
+
+    /// Why an invalid entry is wrong, as safe text.
+    pub fn why(entry: &UrlEntry) -> String {
+        match &entry.parsed {
+            Err(e) => format!("{e}, which the client refuses"),
+            Ok(u) => u.flaw.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }
+    }
+
+    /// Whether the client refuses the value outright.
+    pub fn refused(&self) -> bool {
+        // A parse error or a websocket mix refuses the list; an entry nats.go parses but can never
+        // dial only loses that server (an empty host cannot be dialled over TLS: no name to verify).
+        let dialable = self
+            .entries
+            .iter()
+            .filter_map(|e| e.parsed.as_ref().ok())
+            .any(|u| u.dialable && !(self.encrypted && u.host.is_empty()));
+        self.mixed_websocket
+            || self.entries.iter().any(|e| e.parsed.is_err())
+            || (!self.entries.is_empty() && !dialable)
+    }
+
+    /// What the client does with the value.
+    pub fn client_outcome(&self) -> ClientOutcome {
+        if self.refused() {
+            ClientOutcome::Refused
+        } else if self.encrypted {
+            ClientOutcome::Encrypted
+        } else {
+            ClientOutcome::Plaintext
+        }
     }
 
     /// Whether the client would end up with a plaintext transport (no encrypted entry).
     pub fn plaintext(&self) -> bool {
         !self.encrypted
     }
-
-    /// The whole value, redacted, for messages.
-    pub fn redacted(&self) -> String {
-        let parts: Vec<&str> = self.entries.iter().map(|e| e.redacted.as_str()).collect();
-        parts.join(",")
-    }
 }
 
-/// Analyze a URL value as both readers see it. Never panics.
+/// What nats.go does with `raw` (see [`ClientOutcome`]).
+pub fn client_outcome(raw: &str) -> ClientOutcome {
+    analyze(raw).client_outcome()
+}
+
+/// Whether the gate's test passes: every entry, trimmed and lower-cased, begins with `tls://`.
+pub fn gate_accepts(raw: &str) -> bool {
+    raw.split(',').all(|e| e.trim().to_lowercase().starts_with("tls://"))
+}
+
+/// Analyze a URL value as both readers see it. Never panics; linear in the value.
 pub fn analyze(raw: &str) -> UrlAnalysis {
-    let mut entries: Vec<UrlEntry> = raw
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .enumerate()
-        .map(|(i, s)| UrlEntry { index: i + 1, redacted: redact(s), parsed: parse_entry(s) })
-        .collect();
+    let hidden = mask(raw);
+    let mut entries = Vec::new();
+    let mut empty_entry = false;
+    let mut offset = 0;
+    for piece in raw.split(',') {
+        let start = offset;
+        offset += piece.len() + 1;
+        let trimmed = piece.trim();
+        if trimmed.is_empty() {
+            empty_entry = true;
+            continue;
+        }
+        // The client trims white space, then one trailing '/'.
+        let entry = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        if entry.is_empty() {
+            continue;
+        }
+        let at = start + (trimmed.as_ptr() as usize - piece.as_ptr() as usize);
+        entries.push(UrlEntry {
+            index: entries.len() + 1,
+            redacted: apply_mask(raw, &hidden, at..at + entry.len()),
+            parsed: parse_entry(entry),
+        });
+    }
     // nats.go prefixes a bare entry with `connScheme()`, which is `ws` once the first entry put
     // the pool in websocket mode (TLS options are applied only after the pool is built).
     if let Some(Ok(first)) = entries.first().map(|e| &e.parsed)
@@ -183,12 +279,14 @@ pub fn analyze(raw: &str) -> UrlAnalysis {
         Err(_) => e.redacted.contains('@'),
     });
     UrlAnalysis {
-        gate_accepts: raw.starts_with("tls://"),
+        gate_accepts: gate_accepts(raw),
+        empty_entry,
         encrypted,
         has_plaintext_scheme,
         mixed: encrypted && has_plaintext_scheme,
         mixed_websocket: has_ws && has_tcp,
         has_userinfo,
+        redacted: apply_mask(raw, &hidden, 0..raw.len()),
         entries,
     }
 }
@@ -207,34 +305,61 @@ fn parse_entry(entry: &str) -> Result<ServerUrl, UrlError> {
         return Err(UrlError::MalformedScheme);
     }
     let lower = scheme_raw.to_ascii_lowercase();
-    let scheme = Scheme::from_lowercase(&lower).ok_or_else(|| {
-        let shown: String = lower.chars().take(MAX_SHOWN_SCHEME).collect();
-        UrlError::UnsupportedScheme(shown)
-    })?;
+    // nats.go speaks NATS over TCP for every scheme but ws/wss; only tls/wss switch TLS on.
+    let known = Scheme::from_lowercase(&lower);
+    let scheme = known.unwrap_or(Scheme::Nats);
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
+    let has_path = authority_end < rest.len();
     let (userinfo, hostport) = match authority.rfind('@') {
         Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
         None => (None, authority),
     };
     if let Some(ui) = userinfo
-        && !ui.chars().all(valid_userinfo_char)
+        && (!ui.chars().all(valid_userinfo_char) || !escapes_ok(ui, false))
     {
         return Err(UrlError::MalformedUserinfo);
     }
-    let (host, port_text) = split_host_port(hostport)?;
-    if host.is_empty() {
-        return Err(UrlError::MissingHost);
+    let (host, port_text, bracketed) = split_host_port(hostport)?;
+    if !bracketed && !escapes_ok(host, true) {
+        return Err(UrlError::MalformedHost);
     }
     let port = match port_text {
         None | Some("") => None,
-        Some(p) => Some(parse_port(p)?),
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => parse_port(p).ok(),
+        Some(_) => return Err(UrlError::InvalidPort),
     };
-    Ok(ServerUrl { scheme, implicit_scheme, host: host.to_string(), port, has_userinfo: userinfo.is_some() })
+    let port_ok = port.is_some() || port_text.is_none_or(str::is_empty);
+    // An empty host dials this machine; an IP literal needs no lookup; a name must be one Go's
+    // resolver is willing to look up.
+    let host_ok = bracketed || host.is_empty() || host.parse::<std::net::Ipv4Addr>().is_ok() || is_domain_name(host);
+    // The client (the version Cordum pins, docs/natsgo-differential.md) appends the default port
+    // to the text when the entry has none: behind a path, the dial gets no port.
+    let path_ok = port.is_some() || !has_path;
+    let flaw = if !port_ok {
+        Some(Flaw::PortOutOfRange)
+    } else if !path_ok {
+        Some(Flaw::PathWithoutPort)
+    } else if !host_ok {
+        Some(Flaw::UnresolvableHost)
+    } else if host.is_empty() {
+        Some(Flaw::MissingHost)
+    } else {
+        known.is_none().then(|| Flaw::UnsupportedScheme(lower.chars().take(MAX_SHOWN_SCHEME).collect()))
+    };
+    Ok(ServerUrl {
+        scheme,
+        implicit_scheme,
+        host: host.to_string(),
+        port,
+        has_userinfo: userinfo.is_some(),
+        dialable: port_ok && host_ok && path_ok,
+        flaw,
+    })
 }
 
 /// Split `host[:port]` / `[v6][:port]`, validating the host characters as Go's `net/url` does.
-fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
+fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>, bool), UrlError> {
     if let Some(after_bracket) = hostport.strip_prefix('[') {
         let close = after_bracket.find(']').ok_or(UrlError::MalformedHost)?;
         let host = &after_bracket[..close];
@@ -247,8 +372,8 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
             return Err(UrlError::MalformedHost);
         }
         return match tail.strip_prefix(':') {
-            Some(p) => Ok((host, Some(p))),
-            None if tail.is_empty() => Ok((host, None)),
+            Some(p) => Ok((host, Some(p), true)),
+            None if tail.is_empty() => Ok((host, None, true)),
             None => Err(UrlError::MalformedHost),
         };
     }
@@ -256,14 +381,50 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
         Some(i) => (&hostport[..i], Some(&hostport[i + 1..])),
         None => (hostport, None),
     };
-    if host.contains(':') || !host.chars().all(valid_host_char) {
-        return Err(if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
-            UrlError::InvalidPort
-        } else {
-            UrlError::MalformedHost
-        });
+    if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(UrlError::InvalidPort);
     }
-    Ok((host, port))
+    // A ':' left in the host (`::1:4222`) parses; only the dial fails (`is_domain_name`).
+    if !host.chars().all(|c| c == ':' || valid_host_char(c)) {
+        return Err(UrlError::MalformedHost);
+    }
+    Ok((host, port, false))
+}
+
+/// Go's `net/url` escapes: `%` and two hex digits; in a host only `%25` or a non-ASCII byte.
+fn escapes_ok(s: &str, host: bool) -> bool {
+    let b = s.as_bytes();
+    let hex = |c: u8| c.is_ascii_hexdigit();
+    b.iter().enumerate().filter(|(_, c)| **c == b'%').all(|(i, _)| {
+        i + 2 < b.len() && hex(b[i + 1]) && hex(b[i + 2]) && (!host || b[i + 1] >= b'8' || &b[i..i + 3] == b"%25")
+    })
+}
+
+/// Go's resolver looks up only DNS names (`isDomainName`): letters, digits, `-`, `_`, labels of
+/// 1 to 63 bytes not starting with `-` nor ending with `-`, at most 253 bytes, not all digits.
+fn is_domain_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 254 || (b.len() == 254 && b[253] != b'.') {
+        return false;
+    }
+    let (mut last, mut non_numeric, mut part) = (b'.', false, 0usize);
+    for &c in b {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                non_numeric = true;
+                part += 1;
+            }
+            b'0'..=b'9' => part += 1,
+            b'-' if last != b'.' => {
+                non_numeric = true;
+                part += 1;
+            }
+            b'.' if last != b'.' && last != b'-' && (1..=63).contains(&part) => part = 0,
+            _ => return false,
+        }
+        last = c;
+    }
+    last != b'-' && part <= 63 && non_numeric
 }
 
 fn parse_port(p: &str) -> Result<u16, UrlError> {
@@ -297,36 +458,46 @@ fn valid_userinfo_char(c: char) -> bool {
         )
 }
 
-/// `raw` with every userinfo replaced by `***`; how natsguard shows any URL value.
-///
-/// Deliberately over-redacts rather than under-redacts: for each `@`, everything back to the
-/// nearest preceding `://` (or the previous `@`, or the start) is replaced, so a password that
-/// contains `,` or `/` is hidden too. Linear time, never panics.
-pub fn redact(raw: &str) -> String {
-    if !raw.contains('@') {
-        return raw.to_string();
-    }
-    let bytes = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
-    let mut emitted = 0; // raw[..emitted] has been handled
-    let mut region_start = 0; // where the userinfo of the next '@' would begin
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i..].starts_with(b"://") {
-            i += 3;
-            region_start = i;
-        } else if bytes[i] == b'@' {
-            out.push_str(&raw[emitted..region_start]);
-            out.push_str("***@");
-            i += 1;
-            emitted = i;
-            region_start = i;
-        } else {
-            i += 1;
+/// Byte ranges of `raw` that may hold credentials, computed over the whole value before any
+/// splitting. For each `@`, the text before it back to the previous `@` (or the start) is a
+/// region; the region is hidden from just after its first `://` (or from its start when it has
+/// none). This over-redacts rather than under-redacts: a password holding `,`, `/`, `%`, `@` or
+/// even `://` is hidden whole, and so may be a host listed before it in the same region.
+/// Linear time; every range lies on character boundaries (the delimiters are ASCII).
+pub fn mask(raw: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut region = 0;
+    for (at, _) in raw.match_indices('@') {
+        let text = &raw[region..at];
+        let from = text.find("://").map_or(region, |i| region + i + 3);
+        if from < at {
+            out.push(from..at);
         }
+        region = at + 1;
     }
-    out.push_str(&raw[emitted..]);
     out
+}
+
+/// `raw[span]` with the masked bytes replaced: each masked run becomes `***`.
+fn apply_mask(raw: &str, hidden: &[std::ops::Range<usize>], span: std::ops::Range<usize>) -> String {
+    let mut out = String::with_capacity(span.len());
+    let mut pos = span.start;
+    for r in hidden {
+        let (start, end) = (r.start.max(span.start), r.end.min(span.end));
+        if start >= end {
+            continue;
+        }
+        out.push_str(&raw[pos..start]);
+        out.push_str("***");
+        pos = end;
+    }
+    out.push_str(&raw[pos..span.end]);
+    out
+}
+
+/// `raw` with every userinfo replaced by `***`; how natsguard shows any URL value (see [`mask`]).
+pub fn redact(raw: &str) -> String {
+    apply_mask(raw, &mask(raw), 0..raw.len())
 }
 
 #[cfg(test)]
@@ -341,21 +512,54 @@ mod tests {
     }
 
     #[test]
-    fn gate_is_exact_prefix() {
+    fn gate_requires_every_entry_tls() {
+        // docs/reference.md, "The gate": every entry, trimmed and lower-cased, begins with tls://.
         for (raw, ok) in [
             ("tls://nats:4222", true),
-            ("tls://a,nats://b", true),
-            ("TLS://nats:4222", false),
-            ("Tls://nats:4222", false),
-            (" tls://nats:4222", false),
-            ("wss://nats:443", false),
+            ("TLS://a", true),
+            ("Tls://nats:4222", true),
+            (" tls://a , tls://b", true),
+            ("tls://a,TLS://b", true),
+            ("\ttls://a\n", true),
+            ("tls://a,nats://b", false),
             ("nats://a,tls://b", false),
+            ("wss://a", false),
+            ("tls://a,", false),
+            ("tls://a,,tls://b", false),
+            ("a,,b", false),
+            (",", false),
+            ("", false),
+            ("   ", false),
+            ("nats.example.com:4222", false),
             ("tls:/nats", false),
             ("tls:", false),
-            ("", false),
             ("xtls://nats", false),
+            ("tls ://a", false),
         ] {
+            assert_eq!(gate_accepts(raw), ok, "{raw:?}");
             assert_eq!(analyze(raw).gate_accepts, ok, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn client_outcomes_follow_nats_go() {
+        use ClientOutcome::*;
+        for (raw, want) in [
+            ("tls://a", Encrypted),
+            ("TLS://a", Encrypted),
+            ("tls://a,", Encrypted),
+            ("nats://a,tls://b", Encrypted),
+            ("wss://a", Encrypted),
+            ("wss://a,ws://b", Encrypted),
+            ("nats://a", Plaintext),
+            ("a:4222", Plaintext),
+            ("ws://a", Plaintext),
+            ("nats://a/", Plaintext),
+            ("wss://a,tls://b", Refused),
+            ("ws://a,nats://b", Refused),
+            ("nats://h:99999", Refused),
+        ] {
+            assert_eq!(client_outcome(raw), want, "{raw:?}");
         }
     }
 
@@ -393,31 +597,59 @@ mod tests {
 
     #[test]
     fn client_rejects_garbage() {
+        // What Go's URL parser refuses: the client refuses the whole list.
         for (raw, err) in [
-            ("http://h:80", UrlError::UnsupportedScheme("http".into())),
-            ("HTTPS://h", UrlError::UnsupportedScheme("https".into())),
             ("://h", UrlError::MalformedScheme),
             ("1nats://h", UrlError::MalformedScheme),
             ("na ts://h", UrlError::MalformedScheme),
-            ("nats://", UrlError::MissingHost),
-            ("nats://:4222", UrlError::MissingHost),
-            ("nats://user:pw@", UrlError::MissingHost),
-            ("nats://h:0", UrlError::InvalidPort),
-            ("nats://h:65536", UrlError::InvalidPort),
-            ("nats://h:99999999999999999999", UrlError::InvalidPort),
             ("nats://h:abc", UrlError::InvalidPort),
             ("nats://h:-1", UrlError::InvalidPort),
             ("h:port", UrlError::InvalidPort),
             ("nats://[::1", UrlError::MalformedHost),
             ("nats://[::1]x", UrlError::MalformedHost),
             ("nats://[zz]:1", UrlError::MalformedHost),
-            ("nats://::1:4222", UrlError::MalformedHost),
             ("nats://h st:4222", UrlError::MalformedHost),
             ("nats://h|x", UrlError::MalformedHost),
+            ("nats://h%zz:4222", UrlError::MalformedHost),
+            ("nats://h%41:4222", UrlError::MalformedHost),
             ("nats://us er:pw@h", UrlError::MalformedUserinfo),
+            ("nats://u:p%zz@h:4222", UrlError::MalformedUserinfo),
         ] {
             assert_eq!(one(raw), Err(err), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn flawed_entries_parse_but_are_named() {
+        // What nats.go accepts into its pool but can never dial, or reads only by accident.
+        for (raw, flaw, dialable) in [
+            ("http://h:80", Flaw::UnsupportedScheme("http".into()), true),
+            ("HTTPS://h", Flaw::UnsupportedScheme("https".into()), true),
+            ("nats://:4222", Flaw::MissingHost, true),
+            ("nats://user:pw@", Flaw::MissingHost, true),
+            ("nats://h:0", Flaw::PortOutOfRange, false),
+            ("nats://h:65536", Flaw::PortOutOfRange, false),
+            ("nats://h:99999999999999999999", Flaw::PortOutOfRange, false),
+            ("nats://h/path", Flaw::PathWithoutPort, false),
+            ("wss://nats.example.com/ws", Flaw::PathWithoutPort, false),
+            ("tls:/nats", Flaw::PathWithoutPort, false),
+            ("nats://::1:4222", Flaw::UnresolvableHost, false),
+            ("nats://ñ:4222", Flaw::UnresolvableHost, false),
+            ("nats://a!b:4222", Flaw::UnresolvableHost, false),
+            ("nats://-a:4222", Flaw::UnresolvableHost, false),
+        ] {
+            let u = one(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}"));
+            assert_eq!((u.flaw, u.dialable), (Some(flaw), dialable), "{raw:?}");
+        }
+        let u = one("nats://h:4222/path").unwrap();
+        assert_eq!((u.flaw, u.dialable), (None, true), "a port before the path is fine");
+        assert_eq!(client_outcome("http://a"), ClientOutcome::Plaintext, "nats.go ignores the scheme");
+        assert_eq!(
+            client_outcome("tls://h:0,nats://b:4222"),
+            ClientOutcome::Encrypted,
+            "an undialable tls entry still encrypts"
+        );
+        assert_eq!(client_outcome("nats://h:0"), ClientOutcome::Refused, "nothing dialable");
     }
 
     #[test]
@@ -427,7 +659,11 @@ mod tests {
         assert_eq!(shown, ["nats://a:4222", "tls://b:4222", "c:4222"]);
         assert_eq!(a.entries.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2, 3]);
         assert!(a.encrypted && a.has_plaintext_scheme && a.mixed);
-        assert!(!a.gate_accepts, "leading space is refused by the gate");
+        assert!(!a.gate_accepts, "empty entries are refused by the gate");
+        assert!(a.empty_entry);
+        let a = analyze("nats://a:4222/, tls://b/");
+        let shown: Vec<&str> = a.entries.iter().map(|e| e.redacted.as_str()).collect();
+        assert_eq!(shown, ["nats://a:4222", "tls://b"], "one trailing slash is trimmed");
         assert!(analyze(" , ").entries.is_empty());
         assert!(analyze("").entries.is_empty());
     }
@@ -450,7 +686,7 @@ mod tests {
             ("wss://a,b:4222", true, true, false),
             ("ws://a,b:4222", false, false, false),
             ("b:4222,ws://a", false, false, true),
-            ("tls://a,http://b", true, false, false),
+            ("tls://a,http://b", true, true, false),
             ("http://a", false, false, false),
         ] {
             let a = analyze(raw);
@@ -462,12 +698,12 @@ mod tests {
     fn userinfo_detected_and_redacted() {
         let a = analyze("nats://alice:s3cr3t@a:4222,tls://b:4222");
         assert!(a.has_userinfo);
-        assert_eq!(a.redacted(), "nats://***@a:4222,tls://b:4222");
+        assert_eq!(a.redacted, "nats://***@a:4222,tls://b:4222");
         assert!(!analyze("nats://a:4222").has_userinfo);
         // An invalid entry that still carries an '@' counts as credentials.
         let a = analyze("nats://us er:pw@h");
         assert!(a.has_userinfo);
-        assert!(!a.redacted().contains("pw"));
+        assert!(!a.redacted.contains("pw"));
     }
 
     #[test]
@@ -477,13 +713,18 @@ mod tests {
             ("nats://u:p@h:4222", "nats://***@h:4222"),
             ("nats://tok@h", "nats://***@h"),
             ("u:p@h:4222", "***@h:4222"),
-            ("nats://a,nats://u:p@b", "nats://a,nats://***@b"),
+            // Over-redacts: everything after the region's first `://` is hidden, so a password
+            // holding `,` or `://` never shows, at the price of the host listed before it.
+            ("nats://a,nats://u:p@b", "nats://***@b"),
+            ("nats://user:s3cretB,x@nats.cordum:4222", "nats://***@nats.cordum:4222"),
+            ("nats://u:p://x@h", "nats://***@h"),
+            ("h1,u:p@h2", "***@h2"),
             ("nats://u:p@a,tls://v:q@b", "nats://***@a,tls://***@b"),
             ("nats://u:pa,ss@h", "nats://***@h"),
             ("nats://u:p/w@h", "nats://***@h"),
             ("nats://u:p@x@h", "nats://***@***@h"),
-            ("nats://@h", "nats://***@h"),
-            ("@", "***@"),
+            ("nats://@h", "nats://@h"),
+            ("@", "@"),
             ("é://ü:ö@ñ", "é://***@ñ"),
             ("", ""),
         ] {
@@ -506,13 +747,13 @@ mod tests {
         fn analyze_and_redact_never_panic(s in any::<String>()) {
             let a = analyze(&s);
             let _ = redact(&s);
-            let _ = a.redacted();
+            let _ = a.redacted;
         }
 
         #[test]
         fn analyze_never_panics_on_url_like_text(s in "[a-zA-Z:/@\\[\\]%,. 0-9é]{0,60}") {
             let a = analyze(&s);
-            prop_assert_eq!(a.gate_accepts, s.starts_with("tls://"));
+            prop_assert_eq!(a.gate_accepts, s.split(',').all(|e| e.trim().to_lowercase().starts_with("tls://")));
             prop_assert_eq!(a.mixed, a.encrypted && a.has_plaintext_scheme);
         }
 
@@ -536,7 +777,7 @@ mod tests {
             prop_assert!(a.has_userinfo);
             for pw in &secrets {
                 prop_assert!(!shown.contains(pw.as_str()), "{} in {}", pw, shown);
-                prop_assert!(!a.redacted().contains(pw.as_str()));
+                prop_assert!(!a.redacted.contains(pw.as_str()));
                 for e in &a.entries {
                     prop_assert!(!e.redacted.contains(pw.as_str()));
                 }

@@ -2,9 +2,12 @@
 //! incidents, generation, now). `lastTransitionTime` moves only when a condition flips, so
 //! an unchanged world yields an identical status and the controller writes nothing.
 
+use crate::crd::policy::OverrideSpec;
 use crate::crd::{IncidentState, NatsTransportPolicyStatus, WorkloadResult};
 use crate::evaluate::WorkloadReport;
 use crate::findings::{Finding, Severity};
+use crate::lifecycle;
+use crate::report::Override;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
@@ -31,6 +34,7 @@ pub enum Validity {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenIncident {
     pub deployment: String,
+    pub r#override: Override,
     pub state: IncidentState,
     pub rollback_by: Timestamp,
 }
@@ -43,6 +47,8 @@ pub struct Inputs<'a> {
     /// Selected Deployments by name with their evaluation.
     pub workloads: &'a [(String, WorkloadReport)],
     pub incidents: &'a [OpenIncident],
+    /// The policy's override variables, named in the condition messages.
+    pub overrides: &'a OverrideSpec,
     pub now: Timestamp,
 }
 
@@ -138,25 +144,32 @@ pub fn compute(inputs: &Inputs<'_>) -> NatsTransportPolicyStatus {
             )
         },
         if inputs.incidents.is_empty() {
-            cond(OVERRIDE_ACTIVE, "False", "NoOverride", "No selected Deployment uses the plaintext override".into())
+            let vars = Override::ALL.map(|o| lifecycle::variable(inputs.overrides, o)).join(", ");
+            cond(
+                OVERRIDE_ACTIVE,
+                "False",
+                "NoOverride",
+                format!("No selected Deployment uses a break-glass override ({vars})"),
+            )
         } else {
-            let names: Vec<&str> = inputs.incidents.iter().map(|i| i.deployment.as_str()).collect();
+            let by = per_override(inputs.incidents, inputs.overrides, "in use by", |_| true);
             cond(
                 OVERRIDE_ACTIVE,
                 "True",
                 "OverrideInUse",
-                format!("Plaintext override in use by {}; see the NatsTransportIncidents", list(&names)),
+                format!("{}; see the NatsTransportIncidents", capitalize(&by)),
             )
         },
         if overdue.is_empty() {
             cond(INCIDENT_OVERDUE, "False", "NoneOverdue", "No override is past its rollback deadline".into())
         } else {
-            let names: Vec<&str> = overdue.iter().map(|i| i.deployment.as_str()).collect();
+            let on = per_override(inputs.incidents, inputs.overrides, "on", |i| i.state == IncidentState::Overdue);
+            let them = if overdue.len() == 1 { "it" } else { "them" };
             cond(
                 INCIDENT_OVERDUE,
                 "True",
                 "RollbackDeadlinePassed",
-                format!("Past the rollback deadline: {}; roll the override back now", list(&names)),
+                format!("Past the rollback deadline: {on}; roll {them} back now"),
             )
         },
     ];
@@ -194,6 +207,38 @@ pub fn condition_status<'a>(status: Option<&'a NatsTransportPolicyStatus>, type_
 
 fn plural(n: i32) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// `Plaintext override X in use by a, b; no-auth override Y in use by c`: the Deployments of
+/// the incidents that `keep` picks, grouped by override (sorted, each named once).
+fn per_override(
+    incidents: &[OpenIncident],
+    overrides: &OverrideSpec,
+    verb: &str,
+    keep: impl Fn(&OpenIncident) -> bool,
+) -> String {
+    let mut groups = Vec::new();
+    for o in Override::ALL {
+        let mut names: Vec<&str> =
+            incidents.iter().filter(|i| i.r#override == o && keep(i)).map(|i| i.deployment.as_str()).collect();
+        if names.is_empty() {
+            continue;
+        }
+        names.sort_unstable();
+        names.dedup();
+        let kind = match o {
+            Override::Plaintext => "plaintext",
+            Override::NoAuth => "no-auth",
+        };
+        groups.push(format!("{kind} override {} {verb} {}", lifecycle::variable(overrides, o), list(&names)));
+    }
+    groups.join("; ")
+}
+
+/// The first letter in upper case (for a message that starts with a generated phrase).
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// `a, b, c` — at most five names, then `and N more`.
@@ -249,6 +294,7 @@ mod tests {
             validity: Validity::Valid,
             workloads,
             incidents: &[],
+            overrides: &OverrideSpec::default(),
             now: ts(now),
         })
     }
@@ -308,6 +354,7 @@ mod tests {
             validity: Validity::Invalid("spec.selector: bad".into()),
             workloads: &[],
             incidents: &[],
+            overrides: &OverrideSpec::default(),
             now: ts("2026-01-01T00:00:00Z"),
         });
         assert_eq!((cond(&s, READY).status.as_str(), cond(&s, READY).reason.as_str()), ("False", "InvalidPolicy"));
@@ -319,11 +366,107 @@ mod tests {
             validity: Validity::Suspended,
             workloads: &[],
             incidents: &[],
+            overrides: &OverrideSpec::default(),
             now: ts("2026-01-01T01:00:00Z"),
         });
         assert_eq!(cond(&s, READY).reason, "Suspended");
         assert_eq!(s.workloads, 1, "suspension keeps the last figures");
         assert_eq!(s.observed_generation, Some(2));
         assert!(s.conditions.iter().all(|c| c.observed_generation == Some(2)));
+    }
+
+    fn open(deployment: &str, o: Override, state: IncidentState, rollback_by: &str) -> OpenIncident {
+        OpenIncident { deployment: deployment.into(), r#override: o, state, rollback_by: ts(rollback_by) }
+    }
+
+    fn with_incidents(incidents: &[OpenIncident], overrides: &OverrideSpec) -> NatsTransportPolicyStatus {
+        compute(&Inputs {
+            generation: Some(1),
+            previous: None,
+            validity: Validity::Valid,
+            workloads: &[],
+            incidents,
+            overrides,
+            now: ts("2026-01-01T00:00:00Z"),
+        })
+    }
+
+    #[test]
+    fn incidents_of_both_overrides_are_counted_and_named() {
+        use IncidentState::*;
+        use Override::*;
+        let renamed = OverrideSpec { no_auth_env: "ALLOW_NOAUTH".into(), ..Default::default() };
+        /// (case, open incidents, overrides, overdue, next deadline, OverrideActive message, IncidentOverdue message)
+        type Case = (&'static str, Vec<OpenIncident>, i32, i32, Option<&'static str>, &'static str, &'static str);
+        let cases: [Case; 5] = [
+            (
+                "none",
+                vec![],
+                0,
+                0,
+                None,
+                "No selected Deployment uses a break-glass override (CORDUM_NATS_ALLOW_PLAINTEXT, ALLOW_NOAUTH)",
+                "No override is past its rollback deadline",
+            ),
+            (
+                "plaintext only",
+                vec![open("api", Plaintext, Active, "2026-01-01T04:00:00Z")],
+                1,
+                0,
+                Some("2026-01-01T04:00:00Z"),
+                "Plaintext override CORDUM_NATS_ALLOW_PLAINTEXT in use by api; see the NatsTransportIncidents",
+                "No override is past its rollback deadline",
+            ),
+            (
+                "no-auth only, overdue",
+                vec![open("api", NoAuth, Overdue, "2025-12-31T23:00:00Z")],
+                1,
+                1,
+                Some("2025-12-31T23:00:00Z"),
+                "No-auth override ALLOW_NOAUTH in use by api; see the NatsTransportIncidents",
+                "Past the rollback deadline: no-auth override ALLOW_NOAUTH on api; roll it back now",
+            ),
+            (
+                "both on one Deployment: two incidents",
+                vec![
+                    open("api", NoAuth, DeadlineApproaching, "2026-01-01T00:10:00Z"),
+                    open("api", Plaintext, Active, "2026-01-01T04:00:00Z"),
+                ],
+                2,
+                0,
+                Some("2026-01-01T00:10:00Z"),
+                "Plaintext override CORDUM_NATS_ALLOW_PLAINTEXT in use by api; no-auth override ALLOW_NOAUTH in use by api; see the NatsTransportIncidents",
+                "No override is past its rollback deadline",
+            ),
+            (
+                "several, names sorted per override",
+                vec![
+                    open("web", Plaintext, Overdue, "2025-12-31T22:00:00Z"),
+                    open("api", NoAuth, Overdue, "2025-12-31T23:00:00Z"),
+                    open("api", Plaintext, Overdue, "2025-12-31T21:00:00Z"),
+                    open("db", NoAuth, Active, "2026-01-01T04:00:00Z"),
+                ],
+                4,
+                3,
+                Some("2025-12-31T21:00:00Z"),
+                "Plaintext override CORDUM_NATS_ALLOW_PLAINTEXT in use by api, web; no-auth override ALLOW_NOAUTH in use by api, db; see the NatsTransportIncidents",
+                "Past the rollback deadline: plaintext override CORDUM_NATS_ALLOW_PLAINTEXT on api, web; no-auth override ALLOW_NOAUTH on api; roll them back now",
+            ),
+        ];
+        for (case, incidents, overrides, overdue, next, active_msg, overdue_msg) in cases {
+            let s = with_incidents(&incidents, &renamed);
+            assert_eq!((s.overrides, s.overdue), (overrides, overdue), "{case}");
+            assert_eq!(s.next_deadline.as_ref().map(|t| t.0), next.map(ts), "{case}");
+            let active = cond(&s, OVERRIDE_ACTIVE);
+            assert_eq!(active.status, if overrides > 0 { "True" } else { "False" }, "{case}");
+            assert_eq!(active.message, active_msg, "{case}");
+            let od = cond(&s, INCIDENT_OVERDUE);
+            assert_eq!(od.status, if overdue > 0 { "True" } else { "False" }, "{case}");
+            assert_eq!(od.message, overdue_msg, "{case}");
+            // The order incidents come in never changes the status (no needless writes).
+            let mut reversed = incidents.clone();
+            reversed.reverse();
+            assert_eq!(with_incidents(&reversed, &renamed), s, "{case}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Truthiness of environment values, exactly as the reference workload reads its flags (SPEC §2).
+//! Truthiness of environment values, exactly as the reference workload reads its flags (docs/reference.md, "Upstream version", the terms).
 
 /// Values that mean "on": trimmed, compared without regard to ASCII case.
 const TRUTHY: [&str; 5] = ["1", "true", "yes", "y", "on"];

@@ -91,6 +91,8 @@ async fn run_serves_health_and_metrics_and_exits_cleanly_on_sigterm() {
                 &format!("127.0.0.1:{port}"),
                 "--log-format",
                 "json",
+                "--leader-election-namespace",
+                ns.name(),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -188,6 +188,6 @@ async fn crd_cel_rule_rejects_a_bad_policy_with_the_rules_message() {
         Api::namespaced_with(client.clone(), ns.name(), &ApiResource::erase::<NatsTransportPolicy>(&()));
     let raw = raw.get("ok").await.expect("read raw policy");
     assert_eq!(raw.data["spec"]["override"]["warnBefore"], "30m", "{:?}", raw.data);
-    assert_eq!(raw.data["spec"]["environment"]["values"], json!(["production"]), "{:?}", raw.data);
+    assert_eq!(raw.data["spec"]["environment"]["values"], json!(["production", "prod"]), "{:?}", raw.data);
     ns.cleanup().await;
 }

@@ -71,6 +71,51 @@ async fn bad_policies_are_rejected_naming_the_field() {
             "spec.selector",
         ),
         ("blank-value", json!({ "selector": {}, "environment": { "values": ["  "] } }), "spec.environment.values"),
+        // Label selectors as the API server would reject them for a Deployment.
+        ("selector-key", json!({ "selector": { "matchLabels": { "bad key!": "x" } } }), "spec.selector.matchLabels"),
+        (
+            "selector-key-prefix",
+            json!({ "selector": { "matchLabels": { "Example.com/app": "x" } } }),
+            "spec.selector.matchLabels",
+        ),
+        (
+            "selector-value",
+            json!({ "selector": { "matchLabels": { "app": "not a value!" } } }),
+            "spec.selector.matchLabels",
+        ),
+        (
+            "selector-long-value",
+            json!({ "selector": { "matchLabels": { "app": "x".repeat(64) } } }),
+            "spec.selector.matchLabels",
+        ),
+        (
+            "selector-expression-key",
+            json!({ "selector": { "matchExpressions": [{ "key": "a/b/c", "operator": "Exists" }] } }),
+            "spec.selector.matchExpressions[0]",
+        ),
+        (
+            "selector-in-without-values",
+            json!({ "selector": { "matchExpressions": [{ "key": "app", "operator": "In" }] } }),
+            "spec.selector.matchExpressions[0]",
+        ),
+        (
+            "selector-exists-with-values",
+            json!({ "selector": { "matchExpressions": [{ "key": "app", "operator": "Exists", "values": ["x"] }] } }),
+            "spec.selector.matchExpressions[0]",
+        ),
+        (
+            "selector-expression-value",
+            json!({ "selector": { "matchExpressions": [{ "key": "app", "operator": "NotIn", "values": ["ok", "bad value"] }] } }),
+            "spec.selector.matchExpressions[0]",
+        ),
+        ("client-role", json!({ "selector": {}, "clientRoles": { "sidecar": "Maybe" } }), "spec.clientRoles"),
+        ("client-role-name", json!({ "selector": {}, "clientRoles": { "Not_A_Name": "Client" } }), "spec.clientRoles"),
+        ("admission", json!({ "selector": {}, "admission": "Block" }), "spec.admission"),
+        (
+            "no-auth-env",
+            json!({ "selector": {}, "override": { "noAuthEnv": "ALLOW NOAUTH" } }),
+            "spec.override.noAuthEnv",
+        ),
         ("unknown-profile", json!({ "selector": {}, "profile": "other" }), "spec.profile"),
     ];
     let mut failures = Vec::new();
@@ -95,6 +140,20 @@ async fn bad_policies_are_rejected_naming_the_field() {
             "override": { "maxDuration": "1h30m", "warnBefore": "15m", "requireOwner": false },
             "incidents": { "retention": "168h" },
             "suspend": true
+        }),
+        json!({
+            "selector": {
+                "matchLabels": { "app": "", "tier": "control-plane" },
+                "matchExpressions": [
+                    { "key": "example.com/team", "operator": "In", "values": ["nats", "cordum"] },
+                    { "key": "legacy", "operator": "DoesNotExist" }
+                ]
+            },
+            "clientRoles": { "otel-collector": "NotClient", "migrate": "Client" },
+            "admission": "Deny",
+            "environment": { "capProfileVar": "CAP_PROFILE", "values": ["production", "prod", "live"] },
+            "transport": { "mcpUrlVar": "MCP_NATS_URL" },
+            "override": { "noAuthEnv": "ALLOW_NOAUTH" }
         }),
     ];
     for (i, spec) in ok.into_iter().enumerate() {

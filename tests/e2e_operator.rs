@@ -9,6 +9,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use natsguard::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, Resolution};
+use natsguard::report::Override;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::TestNamespace;
@@ -25,7 +26,7 @@ struct Operator {
 impl Operator {
     fn start(client: &Client, ns: &str) -> Self {
         let (tx, rx) = oneshot::channel();
-        let config = natsguard::controller::Config { namespaces: vec![ns.to_owned()] };
+        let config = natsguard::controller::Config { namespaces: vec![ns.to_owned()], ..Default::default() };
         let client = client.clone();
         let task = tokio::spawn(async move {
             natsguard::controller::run(client, config, None, async move {
@@ -75,6 +76,7 @@ fn prod_env(url: &str, extra: &[(&str, &str)]) -> Value {
     let mut env = vec![
         json!({ "name": "CORDUM_ENV", "value": "production" }),
         json!({ "name": "NATS_URL", "value": url }),
+        json!({ "name": "NATS_TLS_CA", "value": "/etc/nats/ca.crt" }),
         json!({ "name": "NATS_TOKEN", "valueFrom": { "secretKeyRef": { "name": "nats", "key": "token" } } }),
     ];
     env.extend(extra.iter().map(|(k, v)| json!({ "name": k, "value": v })));
@@ -319,6 +321,7 @@ async fn configmap_url_and_policy_edits_are_reevaluated() {
     let env = json!([
         { "name": "CORDUM_ENV", "value": "production" },
         { "name": "NATS_URL", "valueFrom": { "configMapKeyRef": { "name": "nats", "key": "url" } } },
+        { "name": "NATS_TLS_CA", "value": "/etc/nats/ca.crt" },
         { "name": "NATS_TOKEN", "valueFrom": { "secretKeyRef": { "name": "nats", "key": "token" } } }
     ]);
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
@@ -413,8 +416,12 @@ async fn restart_keeps_the_incident_and_writes_nothing_new() {
 async fn unusable_policy_is_not_ready_with_an_event() {
     let (client, ns) = setup("invalid").await;
     let op = Operator::start(&client, ns.name());
-    create_policy(&client, ns.name(), "bad", json!({ "selector": { "matchLabels": { "app": "not a label value!" } } }))
-        .await;
+    // The API server's CEL rules reject most bad selectors outright; a label key prefix longer than
+    // a DNS subdomain (253) still within the schema's 317-character bound gets through, like a
+    // policy stored before the CRD tightened, and the operator must say it cannot use it.
+    let long_prefix = vec!["p".repeat(60); 5].join(".");
+    let key = format!("{long_prefix}/app");
+    create_policy(&client, ns.name(), "bad", json!({ "selector": { "matchLabels": { key: "x" } } })).await;
     let p = eventually("Ready=False", || async {
         let p = policy(&client, ns.name(), "bad").await;
         (condition(&p, "Ready") == Some("False")).then_some(p)
@@ -464,6 +471,236 @@ async fn deleting_the_policy_resolves_and_retention_prunes() {
     })
     .await;
     wait_event(&client, ns.name(), "OverrideResolved", "api").await;
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+/// How many times an Event with this reason about this Deployment was emitted (a repeat of the
+/// same Event is counted in its `series`), optionally only those related to one incident.
+async fn occurrences(client: &Client, ns: &str, reason: &str, regarding: &str, related: Option<&str>) -> i32 {
+    events(client, ns, reason)
+        .await
+        .iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(regarding))
+        .filter(|e| related.is_none_or(|n| e.related.as_ref().and_then(|r| r.name.as_deref()) == Some(n)))
+        .map(|e| e.series.as_ref().map_or(1, |s| s.count))
+        .sum()
+}
+
+/// A production workload with a valid `tls://` URL and TLS settings, so that authentication is
+/// the only thing that can fail; `token` adds a Secret-sourced `NATS_TOKEN`.
+fn tls_env(token: bool, extra: &[(&str, &str)]) -> Value {
+    let mut env = vec![
+        json!({ "name": "CORDUM_ENV", "value": "production" }),
+        json!({ "name": "NATS_URL", "value": "tls://nats.prod:4222" }),
+        json!({ "name": "NATS_TLS_CA", "value": "/etc/nats/ca.crt" }),
+    ];
+    if token {
+        env.push(json!({ "name": "NATS_TOKEN", "valueFrom": { "secretKeyRef": { "name": "nats", "key": "token" } } }));
+    }
+    env.extend(extra.iter().map(|(k, v)| json!({ "name": k, "value": v })));
+    Value::Array(env)
+}
+
+fn in_seconds(secs: i64) -> k8s_openapi::jiff::Timestamp {
+    let t = k8s_openapi::jiff::Timestamp::now() + k8s_openapi::jiff::SignedDuration::from_secs(secs);
+    k8s_openapi::jiff::Timestamp::from_second(t.as_second()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn noauth_override_incident_whole_life() {
+    let (client, ns) = setup("noauth").await;
+    let op = Operator::start(&client, ns.name());
+    let spec = json!({ "selector": {}, "override": { "maxDuration": "1h", "warnBefore": "3s" } });
+    create_policy(&client, ns.name(), "nats", spec).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    let rollback_by = in_seconds(10);
+    let annotations = json!({
+        "natsguard.io/override-owner": "erin@example.com",
+        "natsguard.io/override-reason": "INC-77 broker auth migration",
+        "natsguard.io/rollback-by": rollback_by.to_string(),
+    });
+    let no_auth = [("CORDUM_NATS_ALLOW_NOAUTH", "true")];
+    apply(&deploys, "api", &deployment("api", tls_env(false, &no_auth), annotations.clone())).await;
+
+    let active = wait_incident(&client, ns.name(), "an Active NoAuth incident", |i| {
+        i.spec.r#override == Override::NoAuth && state(i) == Some(IncidentState::Active)
+    })
+    .await;
+    let name = active.name_any();
+    assert!(name.starts_with("api-noauth-"), "{name}");
+    assert_eq!(active.spec.owner.as_deref(), Some("erin@example.com"));
+    assert_eq!(active.spec.reason.as_deref(), Some("INC-77 broker auth migration"));
+    assert_eq!(active.spec.rollback_by.0, rollback_by);
+    assert_eq!((active.spec.policy.as_str(), active.spec.deployment.name.as_str()), ("nats", "api"));
+    assert_eq!(active.spec.containers, vec!["scheduler".to_string()]);
+    let ev = wait_event(&client, ns.name(), "OverrideActivated", "api").await;
+    assert_eq!(ev.type_.as_deref(), Some("Warning"));
+    assert_eq!(ev.related.as_ref().and_then(|r| r.name.as_deref()), Some(name.as_str()));
+    let note = ev.note.unwrap_or_default();
+    assert!(note.contains("CORDUM_NATS_ALLOW_NOAUTH") && note.contains("erin@example.com"), "{note}");
+    wait_event(&client, ns.name(), "NoAuthOverrideActive", "api").await;
+    eventually("OverrideActive=True naming the no-auth override", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        let message = p.status.as_ref()?.conditions.iter().find(|c| c.type_ == "OverrideActive")?.message.clone();
+        let s = p.status.as_ref()?;
+        (condition(&p, "OverrideActive") == Some("True")
+            && message.contains("CORDUM_NATS_ALLOW_NOAUTH")
+            && s.overrides == 1
+            && s.next_deadline.as_ref().map(|t| t.0) == Some(rollback_by))
+        .then_some(())
+    })
+    .await;
+
+    // The deadline approaches and passes with nothing else changing.
+    let overdue = wait_incident(&client, ns.name(), "the NoAuth incident Overdue", |i| {
+        i.spec.r#override == Override::NoAuth && state(i) == Some(IncidentState::Overdue)
+    })
+    .await;
+    assert_eq!(overdue.name_any(), name, "the same incident escalates");
+    assert_eq!(overdue.spec.started_at, active.spec.started_at);
+    wait_event(&client, ns.name(), "OverrideDeadlineApproaching", "api").await;
+    let ev = wait_event(&client, ns.name(), "OverrideOverdue", "api").await;
+    assert!(ev.note.unwrap_or_default().contains("CORDUM_NATS_ALLOW_NOAUTH"));
+    eventually("IncidentOverdue=True", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        (condition(&p, "IncidentOverdue") == Some("True") && p.status.as_ref()?.overdue == 1).then_some(())
+    })
+    .await;
+
+    // A token from a Secret: authentication is configured, the incident resolves.
+    apply(&deploys, "api", &deployment("api", tls_env(true, &no_auth), annotations)).await;
+    let resolved = wait_incident(&client, ns.name(), "the NoAuth incident Resolved", |i| {
+        i.spec.r#override == Override::NoAuth && state(i) == Some(IncidentState::Resolved)
+    })
+    .await;
+    assert_eq!(resolved.name_any(), name);
+    let status = resolved.status.unwrap();
+    assert_eq!(status.resolution, Some(Resolution::AuthConfigured));
+    assert!(status.resolved_at.is_some());
+    let ev = wait_event(&client, ns.name(), "OverrideResolved", "api").await;
+    assert_eq!(ev.type_.as_deref(), Some("Normal"));
+    let note = ev.note.unwrap_or_default();
+    assert!(note.contains("CORDUM_NATS_ALLOW_NOAUTH") && note.contains("AuthConfigured"), "{note}");
+    eventually("OverrideActive=False, IncidentOverdue=False", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        let s = p.status.as_ref()?;
+        (condition(&p, "OverrideActive") == Some("False")
+            && condition(&p, "IncidentOverdue") == Some("False")
+            && (s.overrides, s.overdue) == (0, 0)
+            && s.next_deadline.is_none())
+        .then_some(())
+    })
+    .await;
+
+    // Give a stray repeat the time to show up, then count: every incident Event once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for reason in ["OverrideActivated", "OverrideDeadlineApproaching", "OverrideOverdue", "OverrideResolved"] {
+        assert_eq!(occurrences(&client, ns.name(), reason, "api", Some(&name)).await, 1, "{reason} once");
+    }
+    assert_eq!(incidents(&client, ns.name()).await.len(), 1, "no second incident");
+    op.stop().await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_overrides_on_one_deployment_are_two_incidents_resolved_independently() {
+    let (client, ns) = setup("both").await;
+    let op = Operator::start(&client, ns.name());
+    // The policy renames the no-auth variable: the operator follows the policy, and says so.
+    let spec = json!({ "selector": {}, "override": { "noAuthEnv": "NATS_BREAKGLASS_NOAUTH" } });
+    create_policy(&client, ns.name(), "nats", spec).await;
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), ns.name());
+    let owner = json!({ "natsguard.io/override-owner": "frank" });
+    let env = |url: &str, token: bool| {
+        let mut env = vec![
+            json!({ "name": "CORDUM_ENV", "value": "production" }),
+            json!({ "name": "NATS_URL", "value": url }),
+            json!({ "name": "NATS_TLS_CA", "value": "/etc/nats/ca.crt" }),
+            json!({ "name": "CORDUM_NATS_ALLOW_PLAINTEXT", "value": "true" }),
+            json!({ "name": "NATS_BREAKGLASS_NOAUTH", "value": "true" }),
+        ];
+        if token {
+            env.push(json!({ "name": "NATS_TOKEN", "valueFrom": { "secretKeyRef": { "name": "nats", "key": "t" } } }));
+        }
+        Value::Array(env)
+    };
+    apply(&deploys, "api", &deployment("api", env("nats://nats.prod:4222", false), owner.clone())).await;
+    let uid = deploys.get("api").await.expect("get api").uid().expect("uid");
+
+    let (plaintext, no_auth) = eventually("two open incidents, one per override", || async {
+        let all = incidents(&client, ns.name()).await;
+        let of = |o: Override| {
+            all.iter().find(|i| i.spec.r#override == o && state(i) == Some(IncidentState::Active)).cloned()
+        };
+        Some((of(Override::Plaintext)?, of(Override::NoAuth)?))
+    })
+    .await;
+    assert_ne!(plaintext.name_any(), no_auth.name_any());
+    assert!(no_auth.name_any().starts_with("api-noauth-"), "{}", no_auth.name_any());
+    assert!(!plaintext.name_any().contains("noauth"), "{}", plaintext.name_any());
+    for i in [&plaintext, &no_auth] {
+        assert_eq!(i.spec.deployment.uid, uid);
+        assert_eq!(i.spec.owner.as_deref(), Some("frank"));
+    }
+    let p = eventually("status counting both incidents", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        (p.status.as_ref()?.overrides == 2).then_some(p)
+    })
+    .await;
+    let message = &p.status.as_ref().unwrap().conditions.iter().find(|c| c.type_ == "OverrideActive").unwrap().message;
+    assert!(message.contains("CORDUM_NATS_ALLOW_PLAINTEXT") && message.contains("NATS_BREAKGLASS_NOAUTH"), "{message}");
+    for (incident, var) in [(&plaintext, "CORDUM_NATS_ALLOW_PLAINTEXT"), (&no_auth, "NATS_BREAKGLASS_NOAUTH")] {
+        let iname = incident.name_any();
+        let ev = eventually(&format!("OverrideActivated related to {iname}"), || async {
+            events(&client, ns.name(), "OverrideActivated")
+                .await
+                .into_iter()
+                .find(|e| e.related.as_ref().and_then(|r| r.name.as_deref()) == Some(iname.as_str()))
+        })
+        .await;
+        assert!(ev.note.as_deref().unwrap_or_default().contains(var), "{:?}", ev.note);
+    }
+
+    // A token: the no-auth incident resolves, the plaintext one stays open and untouched.
+    apply(&deploys, "api", &deployment("api", env("nats://nats.prod:4222", true), owner.clone())).await;
+    let resolved = wait_incident(&client, ns.name(), "the NoAuth incident resolved", |i| {
+        i.spec.r#override == Override::NoAuth && state(i) == Some(IncidentState::Resolved)
+    })
+    .await;
+    assert_eq!(resolved.name_any(), no_auth.name_any());
+    assert_eq!(resolved.status.unwrap().resolution, Some(Resolution::AuthConfigured));
+    eventually("status counting one open incident", || async {
+        (policy(&client, ns.name(), "nats").await.status?.overrides == 1).then_some(())
+    })
+    .await;
+    let still = Api::<NatsTransportIncident>::namespaced(client.clone(), ns.name())
+        .get(&plaintext.name_any())
+        .await
+        .expect("get the plaintext incident");
+    assert_eq!(state(&still), Some(IncidentState::Active));
+    assert_eq!(still.spec, plaintext.spec, "the plaintext incident is unchanged");
+
+    // tls://: the plaintext incident resolves too.
+    apply(&deploys, "api", &deployment("api", env("tls://nats.prod:4222", true), owner)).await;
+    let resolved = wait_incident(&client, ns.name(), "the Plaintext incident resolved", |i| {
+        i.spec.r#override == Override::Plaintext && state(i) == Some(IncidentState::Resolved)
+    })
+    .await;
+    assert_eq!(resolved.name_any(), plaintext.name_any());
+    assert_eq!(resolved.status.unwrap().resolution, Some(Resolution::SwitchedToTLS));
+    eventually("OverrideActive=False", || async {
+        let p = policy(&client, ns.name(), "nats").await;
+        (condition(&p, "OverrideActive") == Some("False") && p.status?.overrides == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(incidents(&client, ns.name()).await.len(), 2, "exactly two incidents, no reopening");
+    for i in [&plaintext, &no_auth] {
+        let n = i.name_any();
+        assert_eq!(occurrences(&client, ns.name(), "OverrideActivated", "api", Some(&n)).await, 1, "{n}");
+        assert_eq!(occurrences(&client, ns.name(), "OverrideResolved", "api", Some(&n)).await, 1, "{n}");
+    }
     op.stop().await;
     ns.cleanup().await;
 }

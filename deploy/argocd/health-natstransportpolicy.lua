@@ -78,7 +78,7 @@ end
 
 if overdue ~= nil and overdue.status == "True" then
   hs.status = "Degraded"
-  hs.message = "Plaintext override past its rollback deadline: " .. msg(overdue, counts(status))
+  hs.message = "Break-glass override past its rollback deadline: " .. msg(overdue, counts(status))
   return hs
 end
 if ready ~= nil and ready.status == "False" then

@@ -321,42 +321,7 @@ pub struct Sarif;
 
 /// What each code means, for SARIF rule descriptions.
 pub fn describe(code: Code) -> (&'static str, Severity) {
-    use Severity::*;
-    match code {
-        Code::PlaintextTransport => {
-            ("Production workload uses a plaintext NATS transport and will refuse to start", Violation)
-        }
-        Code::TlsSchemeRejected => {
-            ("Encrypted NATS URL that the workload's start-up gate refuses (must begin with exactly tls://)", Violation)
-        }
-        Code::PlaintextOverrideActive => ("The break-glass plaintext override is in use in production", Violation),
-        Code::PlaintextOverrideOverdue => ("The plaintext override is past its rollback deadline", Violation),
-        Code::OverrideOwnerMissing => ("An active plaintext override has no owner recorded", Warning),
-        Code::StaleOverride => {
-            ("Plaintext override set although the URL is accepted (a later URL edit would silently downgrade)", Warning)
-        }
-        Code::MixedSchemes => ("Server list mixes encrypted and plaintext schemes", Warning),
-        Code::OverrideValueUnrecognized => {
-            ("Override variable set to a value that is neither truthy nor falsy", Warning)
-        }
-        Code::TlsSettingsIgnored => {
-            ("TLS settings are set but ignored because the URL does not begin with tls://", Warning)
-        }
-        Code::TlsMaterialIncomplete => {
-            ("Only one of the client certificate and key is set (start-up failure)", Violation)
-        }
-        Code::TlsMaterialMissing => ("A TLS setting the policy requires is unset", Warning),
-        Code::TlsVerificationDisabled => ("Server certificate verification is disabled", Violation),
-        Code::AuthMissing => ("Production workload has no NATS authentication configured", Warning),
-        Code::AuthIncomplete => ("Username without password, or password without username", Warning),
-        Code::AuthAmbiguous => ("More than one NATS authentication mode is set", Info),
-        Code::CredentialsInUrl => ("Credentials (userinfo) embedded in a NATS URL", Warning),
-        Code::SecretInPlainEnv => {
-            ("Password, token or nkey given as a literal value instead of from a Secret", Warning)
-        }
-        Code::InvalidUrl => ("NATS URL entry that cannot be parsed or has an unsupported scheme", Violation),
-        Code::Indeterminate => ("A value that decides the verdict cannot be determined offline", Warning),
-    }
+    (code.summary(), code.severity())
 }
 
 fn level(s: Severity) -> &'static str {

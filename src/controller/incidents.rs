@@ -1,10 +1,11 @@
 //! Incident housekeeping that the policy controller cannot do: resolving the incidents of a
 //! deleted policy (`PolicyDeleted`) and deleting resolved incidents after the retention.
 
-use super::Error;
+use super::metrics::Metrics;
 use super::policy::resolve_incident;
 use super::publish::{self, Refs};
 use super::watch::scope_api;
+use super::{Error, Leadership};
 use crate::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, Resolution};
 use crate::lifecycle::{self, Plan};
 use crate::notices;
@@ -19,20 +20,24 @@ use kube::{Api, Client, Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Context {
-    client: Client,
-    recorder: Recorder,
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    /// Only the leader reconciles (SPEC section 8).
+    pub leadership: Leadership,
 }
 
 pub async fn controller(
-    client: Client,
+    ctx: Context,
     namespace: Option<String>,
-    recorder: Recorder,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ns = namespace.as_deref();
+    let client = ctx.client.clone();
     let ctl =
-        Controller::new(scope_api::<NatsTransportIncident>(&client, ns), watcher::Config::default().any_semantic());
+        Controller::new(scope_api::<NatsTransportIncident>(&client, ns), watcher::Config::default().any_semantic())
+            .reconcile_all_on(ctx.leadership.gained());
     let incidents = ctl.store();
     ctl.watches(
         scope_api::<NatsTransportPolicy>(&client, ns),
@@ -47,17 +52,21 @@ pub async fn controller(
         },
     )
     .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, Arc::new(Context { client, recorder }))
+    .run(reconcile, error_policy, Arc::new(ctx))
     .for_each(|_| std::future::ready(()))
     .await;
 }
 
-fn error_policy(incident: Arc<NatsTransportIncident>, error: &Error, _: Arc<Context>) -> Action {
+fn error_policy(incident: Arc<NatsTransportIncident>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_failed("incident", error.kind());
     tracing::warn!(incident = %incident.name_any(), error = %error, "incident housekeeping failed");
     Action::requeue(Duration::from_secs(30))
 }
 
 async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.leadership.is_leading() {
+        return Ok(Action::await_change());
+    }
     let ns = incident.namespace().ok_or_else(|| Error::NoNamespace(incident.name_any()))?;
     let name = incident.name_any();
     let api: Api<NatsTransportIncident> = Api::namespaced(ctx.client.clone(), &ns);
@@ -90,8 +99,13 @@ async fn reconcile(incident: Arc<NatsTransportIncident>, ctx: Arc<Context>) -> R
             resolve_incident(&api, &name, Resolution::PolicyDeleted, now).await?;
             let recorded = status.map(|s| s.state);
             let plan = Plan::Resolve(Resolution::PolicyDeleted);
-            let deployment = &incident.spec.deployment.name;
-            let notices = notices::incident(deployment, &name, recorded, &plan);
+            // The policy is gone, and with it any renamed variable: name the contract's default.
+            let o = incident.spec.r#override;
+            let defaults = crate::crd::policy::OverrideSpec::default();
+            let variable = lifecycle::variable(&defaults, o);
+            let about =
+                notices::About { deployment: &incident.spec.deployment.name, incident: &name, r#override: o, variable };
+            let notices = notices::incident(&about, recorded, &plan);
             let policy_ref =
                 publish::reference("natsguard.io/v1alpha1", "NatsTransportPolicy", &ns, &incident.spec.policy, None);
             let uid = incident.spec.deployment.uid.as_str();

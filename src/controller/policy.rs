@@ -12,7 +12,8 @@ use crate::crd::{
 use crate::env::{ConfigMapLookup, Lookup};
 use crate::evaluate::{EvalContext, WorkloadInput, WorkloadReport, evaluate_workload};
 use crate::lifecycle::{self, Observation, Plan, Target};
-use crate::notices::{self, Notice};
+use crate::notices::{self, About, Notice};
+use crate::report::Override;
 use crate::status::{self, Inputs, OpenIncident, Validity};
 use crate::validation;
 use crate::workload::PodEnv;
@@ -25,7 +26,6 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -48,10 +48,14 @@ pub struct Context {
     /// Set once every cache of the scope has its initial list. Deciding on a partial cache
     /// would open duplicate incidents and re-announce recorded findings after a restart.
     pub synced: Arc<AtomicBool>,
+    /// Only the leader reconciles (SPEC section 8); standbys only keep their caches warm.
+    pub leadership: super::Leadership,
 }
 
 pub async fn controller(scope: Scope, ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let ctl = Controller::new(scope.policies(), watcher::Config::default().any_semantic());
+    let ctl = Controller::for_stream(scope.policy_triggers, scope.stores.policies.clone())
+        // A new leader reconciles every policy at once, from its warm caches.
+        .reconcile_all_on(ctx.leadership.gained());
     let policies = ctl.store();
     // Deleted policies are never reconciled again: drop their gauges from time to time.
     let (known, metrics, scope_ns) = (policies.clone(), ctx.metrics.clone(), scope.namespace.clone());
@@ -137,11 +141,15 @@ fn error_policy(policy: Arc<NatsTransportPolicy>, error: &Error, ctx: Arc<Contex
         })
         .unwrap_or(1);
     let delay = Duration::from_secs((1u64 << failures.min(8)).min(300));
+    ctx.metrics.reconcile_failed("policy", error.kind());
     tracing::warn!(policy = %key, error = %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
 async fn reconcile(policy: Arc<NatsTransportPolicy>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.leadership.is_leading() {
+        return Ok(Action::await_change());
+    }
     if !ctx.synced.load(Ordering::Acquire) {
         return Ok(Action::requeue(Duration::from_millis(250)));
     }
@@ -186,6 +194,7 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
                 validity: Validity::Invalid(invalid.to_string()),
                 workloads: &[],
                 incidents: &[],
+                overrides: &policy.spec.r#override,
                 now,
             });
             let notice = notices::policy(previous, &status);
@@ -202,6 +211,7 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
             validity: Validity::Suspended,
             workloads: &[],
             incidents: &[],
+            overrides: &policy.spec.r#override,
             now,
         });
         write_status(ctx, &ns, &name, previous, &status).await?;
@@ -222,22 +232,29 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
     let configmaps = NamespaceConfigMaps::snapshot(&ctx.stores.configmaps, &ns);
     let empty = BTreeMap::new();
 
-    // Evaluate every selected Deployment and plan its incident.
+    // Evaluate every selected Deployment and plan its incidents, one per override.
     let mut workloads: Vec<(String, WorkloadReport)> = Vec::with_capacity(selected.len());
-    let mut plans: Vec<(String, Option<Arc<NatsTransportIncident>>, Plan, u64)> = Vec::new();
+    let mut plans: Vec<Planned> = Vec::new();
     for d in &selected {
         let (dname, uid) = (d.name_any(), d.uid().unwrap_or_default());
-        let incident = open.iter().find(|i| i.spec.deployment.uid == uid).cloned();
+        // An incident written before `spec.override` existed reads as Plaintext (serde default).
+        let incidents = Override::ALL
+            .map(|o| open.iter().find(|i| i.spec.deployment.uid == uid && i.spec.r#override == o).cloned());
         let annotations = d.metadata.annotations.as_ref().unwrap_or(&empty);
         let pod = pod_spec(d).map(PodEnv::from).unwrap_or_default();
         let input = WorkloadInput { namespace: &ns, name: &dname, annotations, pod: &pod };
         let mut eval_ctx = EvalContext::at(now);
-        eval_ctx.deadlines.plaintext = incident.as_ref().map(|i| i.spec.rollback_by.0);
+        for (o, incident) in Override::ALL.into_iter().zip(&incidents) {
+            eval_ctx.deadlines.set(o, incident.as_ref().map(|i| i.spec.rollback_by.0));
+        }
         let report = evaluate_workload(&policy.spec, &input, &configmaps, &eval_ctx);
-        let target = Target { policy: &name, deployment: &dname, uid: &uid };
         let observation = Observation::Evaluated { report: &report, annotations };
-        let plan = lifecycle::plan(target, &observation, incident.as_deref(), compiled.timing, now);
-        plans.push((dname.clone(), incident, plan, d.metadata.generation.unwrap_or(0) as u64));
+        for (o, incident) in Override::ALL.into_iter().zip(incidents) {
+            let target = Target { policy: &name, deployment: &dname, uid: &uid, r#override: o };
+            let plan = lifecycle::plan(target, &observation, incident.as_deref(), compiled.timing, now);
+            let generation = d.metadata.generation.unwrap_or(0) as u64;
+            plans.push(Planned { deployment: dname.clone(), r#override: o, incident, plan, generation });
+        }
         workloads.push((dname, report));
     }
     // Open incidents whose Deployment is no longer selected.
@@ -246,9 +263,16 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
         let uid = &incident.spec.deployment.uid;
         let exists = ctx.stores.deployments.find(|d| d.uid().as_deref() == Some(uid.as_str())).is_some();
         let observation = if exists { Observation::OutOfScope } else { Observation::Deleted };
-        let target = Target { policy: &name, deployment: &incident.spec.deployment.name, uid };
+        let o = incident.spec.r#override;
+        let target = Target { policy: &name, deployment: &incident.spec.deployment.name, uid, r#override: o };
         let plan = lifecycle::plan(target, &observation, Some(incident), compiled.timing, now);
-        plans.push((incident.spec.deployment.name.clone(), Some(incident.clone()), plan, 0));
+        plans.push(Planned {
+            deployment: incident.spec.deployment.name.clone(),
+            r#override: o,
+            incident: Some(incident.clone()),
+            plan,
+            generation: 0,
+        });
     }
 
     // Carry the plans out.
@@ -259,15 +283,20 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
         open.iter().map(|i| (i.name_any(), i.object_ref(&()))).collect();
     let mut wakeups = Vec::new();
     let mut gauges = PolicyGauges::default();
-    for (dname, incident, plan, generation) in &plans {
+    for Planned { deployment: dname, r#override: o, incident, plan, generation } in &plans {
         let recorded = incident.as_ref().and_then(|i| i.status.as_ref()).map(|s| s.state);
+        let variable = lifecycle::variable(&policy.spec.r#override, *o);
+        let about = |incident| About { deployment: dname, incident, r#override: *o, variable };
         match plan {
             Plan::Nothing => {}
             Plan::Open { spec, state } => {
-                let created = open_incident(&incidents_api, spec, *state, *generation, now).await?;
-                let iname = created.name_any();
-                incident_refs.insert(iname.clone(), created.object_ref(&()));
-                pending.extend(notices::incident(dname, &iname, None, plan));
+                let (incident, created) = open_incident(&incidents_api, spec, *state, *generation, now).await?;
+                let iname = incident.name_any();
+                incident_refs.insert(iname.clone(), incident.object_ref(&()));
+                // Opened by an earlier reconcile the cache has not caught up with: already announced.
+                if created {
+                    pending.extend(notices::incident(&about(&iname), None, plan));
+                }
                 track(&mut open_after, &mut wakeups, &mut gauges, &iname, spec, *state, None, compiled.timing, now);
             }
             Plan::Keep { spec, state, overdue_notice } => {
@@ -282,7 +311,7 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
                     let status = json!({ "state": state, "lastOverdueNotice": last_notice });
                     apply_incident_status(&incidents_api, &iname, status).await?;
                 }
-                pending.extend(notices::incident(dname, &iname, recorded, plan));
+                pending.extend(notices::incident(&about(&iname), recorded, plan));
                 let last = last_notice.map(|t| t.0);
                 track(&mut open_after, &mut wakeups, &mut gauges, &iname, spec, *state, last, compiled.timing, now);
             }
@@ -290,7 +319,7 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
                 let Some(incident) = incident else { continue };
                 let iname = incident.name_any();
                 resolve_incident(&incidents_api, &iname, *resolution, now).await?;
-                pending.extend(notices::incident(dname, &iname, recorded, plan));
+                pending.extend(notices::incident(&about(&iname), recorded, plan));
             }
         }
     }
@@ -301,6 +330,7 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
         validity: Validity::Valid,
         workloads: &workloads,
         incidents: &open_after,
+        overrides: &policy.spec.r#override,
         now,
     });
     let names: BTreeSet<&str> = workloads.iter().map(|(n, _)| n.as_str()).collect();
@@ -327,6 +357,17 @@ async fn reconcile_policy(policy: &NatsTransportPolicy, ctx: &Context) -> Result
     Ok(Action::requeue(wait))
 }
 
+/// The plan for one incident (one override on one Deployment), with what carrying it out needs.
+struct Planned {
+    deployment: String,
+    r#override: Override,
+    /// The open incident of that override, if any.
+    incident: Option<Arc<NatsTransportIncident>>,
+    plan: Plan,
+    /// The Deployment's generation (part of a new incident's name).
+    generation: u64,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn track(
     open_after: &mut Vec<OpenIncident>,
@@ -339,13 +380,23 @@ fn track(
     timing: lifecycle::Timing,
     now: Timestamp,
 ) {
-    open_after.push(OpenIncident { deployment: spec.deployment.name.clone(), state, rollback_by: spec.rollback_by.0 });
+    open_after.push(OpenIncident {
+        deployment: spec.deployment.name.clone(),
+        r#override: spec.r#override,
+        state,
+        rollback_by: spec.rollback_by.0,
+    });
     wakeups.push(lifecycle::next_wakeup(spec.rollback_by.0, timing.warn_before, last_overdue_notice, now));
     gauges.open += 1;
     if state == IncidentState::Overdue {
         gauges.overdue += 1;
     }
-    gauges.deadlines.push((incident.to_owned(), spec.deployment.name.clone(), spec.rollback_by.0.as_second()));
+    gauges.deadlines.push((
+        incident.to_owned(),
+        spec.deployment.name.clone(),
+        spec.r#override,
+        spec.rollback_by.0.as_second(),
+    ));
 }
 
 /// Server-side apply the status, only when it differs from what is stored.
@@ -369,16 +420,18 @@ async fn write_status(
     Ok(())
 }
 
-/// Create the incident under a name derived from (policy, Deployment uid, generation), so a
-/// second reconcile racing the cache cannot open a duplicate: it gets AlreadyExists instead.
+/// Create the incident under a name derived from (policy, Deployment uid, generation,
+/// override), so a second reconcile racing the cache cannot open a duplicate: it gets
+/// AlreadyExists and the open incident instead (`false`: not created now).
 async fn open_incident(
     api: &Api<NatsTransportIncident>,
     spec: &NatsTransportIncidentSpec,
     state: IncidentState,
     generation: u64,
     now: Timestamp,
-) -> Result<NatsTransportIncident, Error> {
-    let base = incident_name(&spec.deployment.name, &format!("{}/{}/{generation}", spec.policy, spec.deployment.uid));
+) -> Result<(NatsTransportIncident, bool), Error> {
+    let key = activation_key(spec, generation);
+    let base = incident_name(&spec.deployment.name, spec.r#override, &key);
     let mut name = base.clone();
     for attempt in 0..3 {
         let incident = NatsTransportIncident::new(&name, spec.clone());
@@ -389,16 +442,20 @@ async fn open_incident(
             Ok(created) => {
                 let status = json!({ "state": state });
                 apply_incident_status(api, &name, status).await?;
-                return Ok(created);
+                return Ok((created, true));
             }
             Err(kube::Error::Api(s)) if s.is_already_exists() => {
                 let existing = api.get(&name).await?;
                 let resolved = existing.status.as_ref().is_some_and(|s| s.state == IncidentState::Resolved);
-                if !resolved && existing.spec.deployment.uid == spec.deployment.uid {
-                    return Ok(existing);
+                let same = existing.spec.deployment.uid == spec.deployment.uid
+                    && existing.spec.policy == spec.policy
+                    && existing.spec.r#override == spec.r#override;
+                if !resolved && same {
+                    return Ok((existing, false));
                 }
                 // The same activation key was used by an incident that is over: a new one.
-                name = incident_name(&spec.deployment.name, &format!("{base}/{}/{attempt}", now.as_second()));
+                let retry = format!("{base}/{}/{attempt}", now.as_second());
+                name = incident_name(&spec.deployment.name, spec.r#override, &retry);
             }
             Err(e) => return Err(e.into()),
         }
@@ -406,16 +463,34 @@ async fn open_incident(
     Err(Error::IncidentName(spec.deployment.name.clone()))
 }
 
-/// `<deployment>-<8 hex>`, within the 253-character name limit.
-fn incident_name(deployment: &str, key: &str) -> String {
+/// What identifies one activation: `<policy>/<uid>/<generation>` for the plaintext override
+/// (exactly what releases before the no-auth override used, so an upgraded operator racing its
+/// cache still collides with, and keeps, an incident the previous release opened), with
+/// `/NoAuth` appended for the no-auth override.
+fn activation_key(spec: &NatsTransportIncidentSpec, generation: u64) -> String {
+    let key = format!("{}/{}/{generation}", spec.policy, spec.deployment.uid);
+    match spec.r#override {
+        Override::Plaintext => key,
+        Override::NoAuth => format!("{key}/NoAuth"),
+    }
+}
+
+/// `<deployment>-<8 hex>` for the plaintext override (as before the no-auth override existed),
+/// `<deployment>-noauth-<8 hex>` for the no-auth one: the two kinds never share a name, and
+/// `kubectl get nti` tells them apart at a glance. Within the 253-character name limit.
+fn incident_name(deployment: &str, o: Override, key: &str) -> String {
     // FNV-1a: stable across builds, unlike the std hasher.
     let mut h: u32 = 0x811c_9dc5;
     for b in key.bytes() {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
-    let stem: String = deployment.chars().take(240).collect();
-    format!("{}-{h:08x}", stem.trim_end_matches(['-', '.']))
+    let infix = match o {
+        Override::Plaintext => "",
+        Override::NoAuth => "-noauth",
+    };
+    let stem: String = deployment.chars().take(240 - infix.len()).collect();
+    format!("{}{infix}-{h:08x}", stem.trim_end_matches(['-', '.']))
 }
 
 async fn apply_incident_spec(
@@ -479,5 +554,54 @@ impl ConfigMapLookup for NamespaceConfigMaps {
             Some(cm) => Lookup::Found(cm.data.as_ref().unwrap_or(&self.empty)),
             None => Lookup::Absent,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::DeploymentRef;
+
+    fn spec(deployment: &str, o: Override) -> NatsTransportIncidentSpec {
+        NatsTransportIncidentSpec {
+            r#override: o,
+            policy: "nats".into(),
+            deployment: DeploymentRef { name: deployment.into(), uid: "0b5e-uid".into() },
+            containers: vec![],
+            owner: None,
+            reason: None,
+            started_at: Time(Timestamp::UNIX_EPOCH),
+            rollback_by: Time(Timestamp::UNIX_EPOCH),
+        }
+    }
+
+    fn name(deployment: &str, o: Override, generation: u64) -> String {
+        let s = spec(deployment, o);
+        incident_name(&s.deployment.name, o, &activation_key(&s, generation))
+    }
+
+    #[test]
+    fn plaintext_names_are_what_the_previous_release_chose_and_noauth_names_never_collide() {
+        // Golden values: the previous release named this incident api-8217ac63.
+        assert_eq!(name("api", Override::Plaintext, 3), "api-8217ac63");
+        assert_eq!(name("api", Override::NoAuth, 3), "api-noauth-f81e8cbd");
+        // Another generation is another activation.
+        assert_ne!(name("api", Override::Plaintext, 4), name("api", Override::Plaintext, 3));
+        // A Deployment whose own name ends in -noauth still cannot take the other kind's name.
+        assert!(!name("api-noauth", Override::Plaintext, 3).starts_with("api-noauth-f81e8cbd"));
+    }
+
+    #[test]
+    fn names_stay_within_the_limit_and_valid() {
+        let long = "d".repeat(253);
+        for o in Override::ALL {
+            let n = name(&long, o, 1);
+            assert!(n.len() <= 253, "{o}: {} characters", n.len());
+            assert!(n.ends_with(|c: char| c.is_ascii_hexdigit()));
+        }
+        // A stem cut at a dash or dot does not leave one next to the suffix.
+        let dotted = format!("{}.-x", "a".repeat(238));
+        let n = name(&dotted, Override::Plaintext, 1);
+        assert!(!n.contains(".-") && !n.contains("--"), "{n}");
     }
 }

@@ -69,7 +69,7 @@ use std::collections::BTreeMap;
 #[serde(rename_all = "camelCase")]
 pub struct NatsTransportPolicySpec {
     /// Deployments in this namespace that the policy governs. `{}` selects every Deployment.
-    #[x_kube(validation = Rule::new("!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])").message("selector.matchExpressions[].operator must be one of In, NotIn, Exists, DoesNotExist"))]
+    #[schemars(schema_with = "label_selector_schema")]
     pub selector: LabelSelector,
 
     /// Names of the containers (and init containers) to evaluate. Empty means all of them.
@@ -116,6 +116,75 @@ pub struct NatsTransportPolicySpec {
     /// Stop evaluating and reporting for this policy. Open incidents are kept as they are.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
+}
+
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters
+/// (alphanumerics, `-`, `_`, `.`; alphanumeric at both ends). CEL `matches` is RE2; the doubled
+/// backslash is the CEL string escape for the regex's `\.`.
+const LABEL_KEY: &str = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/// A label value: empty, or at most 63 characters as in a key's name.
+const LABEL_VALUE: &str = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
+
+/// The schema of `spec.selector`: a standard LabelSelector, bounded (so the CEL rules fit the API
+/// server's cost budget) and validated by the API server itself, as `metav1.LabelSelectorAsSelector`
+/// would reject it: keys, values, operators, and the operator/values pairs.
+fn label_selector_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let key_rule = format!("size(self.key) <= 317 && self.key.matches('{LABEL_KEY}')");
+    schemars::json_schema!({
+        "description": "Deployments in this namespace that the policy governs (a standard label selector). `{}` selects every Deployment.",
+        "type": "object",
+        "properties": {
+            "matchLabels": {
+                "description": "Label key/value pairs; each is a requirement, and all must hold.",
+                "type": "object",
+                "maxProperties": 64,
+                "additionalProperties": {"type": "string", "maxLength": 63},
+                "x-kubernetes-validations": [
+                    {
+                        "rule": format!("self.all(k, size(k) <= 317 && k.matches('{LABEL_KEY}'))"),
+                        "message": "selector.matchLabels keys must be label keys: an optional DNS-subdomain prefix and '/', then at most 63 of A-Z a-z 0-9 - _ . beginning and ending with an alphanumeric"
+                    },
+                    {
+                        "rule": format!("self.all(k, self[k].matches('{LABEL_VALUE}'))"),
+                        "message": "selector.matchLabels values must be label values: empty, or at most 63 of A-Z a-z 0-9 - _ . beginning and ending with an alphanumeric"
+                    }
+                ]
+            },
+            "matchExpressions": {
+                "description": "Label requirements; all must hold.",
+                "type": "array",
+                "maxItems": 32,
+                "items": {
+                    "type": "object",
+                    "required": ["key", "operator"],
+                    "properties": {
+                        "key": {"description": "The label key the requirement applies to.", "type": "string", "maxLength": 317},
+                        "operator": {"description": "In, NotIn, Exists or DoesNotExist.", "type": "string", "enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                        "values": {
+                            "description": "Non-empty for In and NotIn, empty for Exists and DoesNotExist.",
+                            "type": "array",
+                            "maxItems": 64,
+                            "items": {"type": "string", "maxLength": 63}
+                        }
+                    },
+                    "x-kubernetes-validations": [
+                        {
+                            "rule": key_rule,
+                            "message": "selector.matchExpressions[].key must be a label key: an optional DNS-subdomain prefix and '/', then at most 63 of A-Z a-z 0-9 - _ . beginning and ending with an alphanumeric"
+                        },
+                        {
+                            "rule": "self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)",
+                            "message": "selector.matchExpressions[].values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist"
+                        },
+                        {
+                            "rule": format!("!has(self.values) || self.values.all(v, v.matches('{LABEL_VALUE}'))"),
+                            "message": "selector.matchExpressions[].values must be label values: empty, or at most 63 of A-Z a-z 0-9 - _ . beginning and ending with an alphanumeric"
+                        }
+                    ]
+                }
+            }
+        }
+    })
 }
 
 impl Default for NatsTransportPolicySpec {

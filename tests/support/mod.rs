@@ -155,8 +155,13 @@ pub fn crds_path() -> std::path::PathBuf {
 /// Server-side applies every CRD in `crds/natsguard.io.yaml` and waits (up to 30 s) until each is
 /// `Established`. Safe to call from many tests at once.
 pub async fn install_crds(client: &Client) {
-    let path = crds_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    install_crds_from(client, &crds_path()).await
+}
+
+/// Server-side applies every CRD in the manifest at `path` (as [`install_crds`] does; the same
+/// field manager, so applying another version of the manifest replaces this one).
+pub async fn install_crds_from(client: &Client, path: &std::path::Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let docs: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());

@@ -253,6 +253,7 @@ impl<'a> Parser<'a> {
         match text.as_bytes()[0] {
             b'[' | b'{' => skip_flow(text),
             b'|' | b'>' => self.skip_block_scalar(text, parent),
+            b'"' => skip_quoted(text.as_bytes(), 0).and_then(|end| after_scalar(&text[end..])),
             _ => scalar(text).map(drop),
         }
     }
@@ -443,6 +444,37 @@ fn quoted(text: &str) -> Result<(Cow<'_, str>, &str)> {
     }
 }
 
+/// Skips a double-quoted scalar starting at `b[i]` without decoding it; returns the offset after
+/// its closing quote. Escapes are checked as YAML defines them (libyaml rejects others).
+fn skip_quoted(b: &[u8], i: usize) -> Result<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..).ok_or(Fallback)?).ok_or(Fallback)?;
+        if b[k] == b'"' {
+            return Ok(k + 1);
+        }
+        let hex = |n: usize| {
+            b.get(k + 2..k + 2 + n)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+                .then_some(2 + n)
+                .ok_or(Fallback)
+        };
+        j = k + match b.get(k + 1).ok_or(Fallback)? {
+            b'0' | b'a' | b'b' | b't' | b'\t' | b'n' | b'v' | b'f' | b'r' | b'e' | b' ' | b'"' | b'/' | b'\\'
+            | b'N' | b'_' | b'L' | b'P' => 2,
+            b'x' => hex(2)?,
+            b'u' => hex(4)?,
+            b'U' => hex(8)?,
+            _ => return Err(Fallback),
+        };
+    }
+}
+
+/// What may follow a scalar on its line: nothing, or spaces and a comment.
+fn after_scalar(rest: &str) -> Result<()> {
+    if rest.is_empty() || (rest.starts_with(' ') && strip_comment(rest).is_empty()) { Ok(()) } else { Err(Fallback) }
+}
+
 /// A scalar on one line (with an optional trailing comment), as the full parser reads it.
 #[derive(Debug, PartialEq)]
 enum Scalar<'a> {
@@ -463,7 +495,9 @@ fn scalar(text: &str) -> Result<Scalar<'_>> {
         b'[' | b']' | b'{' | b'}' | b',' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`' => {
             Err(Fallback)
         }
-        b'-' | b'?' | b':' if b.len() == 1 || b[1] == b' ' => Err(Fallback),
+        // `-x` is a plain scalar; `- x` is not, and libyaml refuses `:x` and `?x` in places.
+        b'-' if b.len() == 1 || b[1] == b' ' => Err(Fallback),
+        b'?' | b':' => Err(Fallback),
         _ => {
             let v = match comment_start(text) {
                 Some(i) => text[..i].trim_end_matches(' '),
@@ -491,6 +525,8 @@ fn skip_flow(text: &str) -> Result<()> {
     }
     let b = text.as_bytes();
     let mut stack = [0u8; MAX_DEPTH];
+    // Whether the current mapping entry at each depth has had its `:` (one per entry).
+    let mut colon = [false; MAX_DEPTH];
     let mut depth = 0;
     let mut expect = Expect::Node;
     let mut i = 0;
@@ -503,6 +539,7 @@ fn skip_flow(text: &str) -> Result<()> {
                     return Err(Fallback);
                 }
                 stack[depth] = if c == b'[' { b']' } else { b'}' };
+                colon[depth] = false;
                 depth += 1;
                 expect = Expect::NodeOrClose;
                 i += 1;
@@ -524,25 +561,24 @@ fn skip_flow(text: &str) -> Result<()> {
                 }
             }
             b',' if expect == Expect::Sep => {
+                if depth > 0 {
+                    colon[depth - 1] = false;
+                }
                 expect = Expect::Node;
                 i += 1;
             }
-            b':' if expect == Expect::Sep && depth > 0 && stack[depth - 1] == b'}' && b.get(i + 1) == Some(&b' ') => {
+            b':' if expect == Expect::Sep
+                && depth > 0
+                && stack[depth - 1] == b'}'
+                && !colon[depth - 1]
+                && b.get(i + 1) == Some(&b' ') =>
+            {
+                colon[depth - 1] = true;
                 expect = Expect::Node;
                 i += 1;
             }
             b'"' if expect != Expect::Sep => {
-                // Skip to the closing quote; a backslash escapes the next character.
-                let mut j = i + 1;
-                loop {
-                    match b.get(j) {
-                        None => return Err(Fallback),
-                        Some(b'\\') => j += 2,
-                        Some(b'"') => break,
-                        Some(_) => j += 1,
-                    }
-                }
-                i = j + 1;
+                i = skip_quoted(b, i)?;
                 expect = Expect::Sep;
             }
             b'\'' if expect != Expect::Sep => {
@@ -561,8 +597,10 @@ fn skip_flow(text: &str) -> Result<()> {
             _ if expect != Expect::Sep => {
                 // A plain scalar: not starting with an indicator, ending at a flow indicator or
                 // at `: `.
-                if matches!(c, b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`' | b'?' | b',' | b']' | b'}')
-                    || (matches!(c, b'-' | b':') && matches!(b.get(i + 1), None | Some(b' ' | b',' | b']' | b'}')))
+                if matches!(
+                    c,
+                    b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`' | b'?' | b':' | b',' | b']' | b'}'
+                ) || (c == b'-' && matches!(b.get(i + 1), None | Some(b' ' | b',' | b']' | b'}')))
                 {
                     return Err(Fallback);
                 }
@@ -856,6 +894,10 @@ mod tests {
             "name: a: b\n",
             "%YAML 1.2\n---\nname: a\n",
             "list:\n- - a\n",
+            "skip: [\"sh\", \"re\\dis\"]\n",
+            "skip: \"\\u00g9\"\n",
+            "skip: {:a: b}\n",
+            "skip: {app: e: x}\n",
         ] {
             assert_eq!(from_str::<Doc>(doc).err(), Some(Fallback), "{doc}");
         }
@@ -869,6 +911,7 @@ mod tests {
             "name: ''\nlabels:\n  a: null\nlist:\n- name:\n",
             "name: \"\"\nlist:\n  - name: x\n    value:\n",
             "  name: indented document\n  flag: false\n",
+            "name: x\nskip: [\"sh\", \"-c\", \"echo \\\"hi\\\" \\t \\u00e9 \\x41\"]\nskip2: \"a\\\\b\"\n",
         ] {
             assert!(agree(doc).is_some(), "{doc}");
         }

@@ -532,15 +532,22 @@ mod tests {
     #[test]
     fn fast_reader_agrees_with_the_full_parser_on_every_fixture() {
         let docs = fixture_workloads();
-        assert!(docs.len() >= 15, "{}", docs.len());
+        assert!(docs.len() >= 40, "{}", docs.len());
         let mut fast = 0;
         for (text, kind) in docs {
-            if same_or_fallback(text, *kind).unwrap_or_else(|e| panic!("{e}")) {
-                fast += 1;
+            let took = same_or_fallback(text, *kind).unwrap_or_else(|e| panic!("{e}"));
+            fast += usize::from(took);
+            // Valid block style without flow collections, block scalars, anchors, aliases or tags
+            // (what renderers write) always takes the fast path; hand-written fixtures with
+            // `{name: x}` in env do not, by design.
+            let block_only = !text.contains(['{', '[', '|', '>', '&', '*', '!', '\t', '\r']);
+            let valid = workload_with(text, *kind, true).is_ok();
+            assert!(took || !block_only || !valid, "a valid block-style document fell back:\n{text}");
+            if !took && std::env::var_os("NATSGUARD_SHOW_FALLBACKS").is_some() {
+                eprintln!("---- fell back:\n{text}");
             }
         }
-        // Most fixtures are block style, as renderers write them; some use flow style on purpose.
-        assert!(fast * 2 >= docs.len(), "fast path taken for only {fast} of {}", docs.len());
+        assert!(fast >= 15, "fast path taken for only {fast} of {}", docs.len());
     }
 
     /// Edits that push a document towards what the fast reader must not misread.

@@ -42,7 +42,8 @@ measure() {
     local label=$1; shift
     /usr/bin/time -f '%U %S %e %M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || true
     local user sys wall rss
-    read -r user sys wall rss <"$work/time"
+    # The last line: time says "Command exited with non-zero status 1" first when there are findings.
+    read -r user sys wall rss < <(tail -n 1 "$work/time")
     awk -v u="$user" -v s="$sys" -v w="$wall" -v r="$rss" 'BEGIN { printf "%.2f %.2f %d\n", u + s, w, r }'
     log "$(printf '%-34s' "$label") $(awk -v u="$user" -v s="$sys" -v w="$wall" -v r="$rss" \
         'BEGIN { printf "cpu %6.2fs  wall %6.2fs  peak RSS %7.1f MiB", u + s, w, r / 1024 }')"

@@ -495,9 +495,10 @@ fn scalar(text: &str) -> Result<Scalar<'_>> {
         b'[' | b']' | b'{' | b'}' | b',' | b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`' => {
             Err(Fallback)
         }
-        // `-x` is a plain scalar; `- x` is not, and libyaml refuses `:x` and `?x` in places.
-        b'-' if b.len() == 1 || b[1] == b' ' => Err(Fallback),
-        b'?' | b':' => Err(Fallback),
+        // `-x` and `:x` are plain scalars in block context (`value: :8080`); `- x` and `: x` are
+        // not. `?x` is rare enough to leave to the full parser.
+        b'-' | b':' if b.len() == 1 || b[1] == b' ' => Err(Fallback),
+        b'?' => Err(Fallback),
         _ => {
             let v = match comment_start(text) {
                 Some(i) => text[..i].trim_end_matches(' '),
@@ -911,6 +912,7 @@ mod tests {
             "name: ''\nlabels:\n  a: null\nlist:\n- name:\n",
             "name: \"\"\nlist:\n  - name: x\n    value:\n",
             "  name: indented document\n  flag: false\n",
+            "name: :8080\nlabels:\n  a: -x\n  b: :y\n",
             "name: x\nskip: [\"sh\", \"-c\", \"echo \\\"hi\\\" \\t \\u00e9 \\x41\"]\nskip2: \"a\\\\b\"\n",
         ] {
             assert!(agree(doc).is_some(), "{doc}");

@@ -269,8 +269,13 @@ fn kustomizations(expanded: &input::Expanded, err: &mut dyn Write, unreadable: &
         }
     }
     let mut seen = HashSet::new();
+    let mut looked = HashSet::new();
     let mut patches = HashSet::new();
     for d in dirs {
+        // Many files share their directories: look at each once.
+        if !looked.insert(d.clone()) {
+            continue;
+        }
         let Ok(canon) = d.canonicalize() else { continue };
         if !seen.insert(canon) {
             continue;

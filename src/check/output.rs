@@ -164,10 +164,11 @@ impl Text {
         }
         for c in &e.report.containers {
             let what = if c.init { "init container" } else { "container" };
-            let prod = match c.production {
-                Some(true) => "production",
-                Some(false) => "not production",
-                None => "production unknown",
+            let prod = match (c.client, c.production) {
+                (false, _) => "not a NATS client",
+                (true, Some(true)) => "production",
+                (true, Some(false)) => "not production",
+                (true, None) => "production unknown",
             };
             if c.findings.is_empty() {
                 let ok = self.paint("32", "ok");
@@ -505,7 +506,7 @@ mod tests {
         assert!(!s.contains('\x1b'));
         assert!(s.contains("Deployment ns/d (a b.yaml:3)"), "{s}");
         assert!(s.contains("violation PlaintextTransport: m"), "{s}");
-        assert!(s.contains("container side (production unknown): ok"), "{s}");
+        assert!(s.contains("container side (not a NATS client): ok"), "{s}");
         assert!(s.contains("1 workload checked (2 containers): 1 violation"), "{s}");
     }
 

@@ -53,25 +53,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port, so the test never collides with anything else on the machine.
-port=""
-for _ in $(seq 1 50); do
-  p=$((20000 + RANDOM % 20000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    port=$p
-    break
-  fi
-done
-[ -n "$port" ] || die "no free port found"
-wport=""
-for _ in $(seq 1 50); do
-  p=$((20000 + RANDOM % 20000))
-  if [ "$p" != "$port" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    wport=$p
-    break
-  fi
-done
-[ -n "$wport" ] || die "no free port found for the webhook"
+# Free loopback ports below the ephemeral range (hack/lib/ports.sh), so the test never collides
+# with anything else on the machine.
+port=$(free_port) || die "no free port found"
+wport=$(free_port) || die "no free port found for the webhook"
+while [ "$wport" = "$port" ]; do wport=$(free_port) || die "no free port found for the webhook"; done
 
 "$kubectl" apply --server-side --force-conflicts --field-manager=natsguard-chart-binary-test \
   -f crds/natsguard.io.yaml >/dev/null || die "the API server rejected crds/natsguard.io.yaml"

@@ -51,17 +51,6 @@ trap 'exit 130' INT TERM
 
 # alive PID: the process runs (a zombie, exited but not yet reaped by this shell, does not count).
 alive() { [ -r "/proc/$1/stat" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      printf '%s\n' "$p"
-      return 0
-    fi
-  done
-  die "no free loopback port found"
-}
 
 crane="$(hack/crane.sh --print-path)"
 bin="${NATSGUARD_STATIC_BIN:-}"
@@ -201,7 +190,7 @@ else
   for d in null zero full random urandom tty; do : >"$rootfs/dev/$d"; done
   server="$("$kubectl" config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')"
   api_port="${server##*:}"
-  http_port="$(free_port)"
+  http_port="$(free_port)" || die "no free loopback port"
   # The image's entrypoint with the chart's kind of arguments (loopback and a free port here).
   env -i KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$api_port" POD_NAMESPACE="$ns" \
     POD_NAME=natsguard-image-test RUST_LOG=info \

@@ -27,10 +27,6 @@ use std::time::{Duration, Instant};
 /// The webhook's name in the configuration (the API server quotes it in denials).
 const WEBHOOK: &str = "deployments.natsguard.io";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
 /// A plain HTTP GET on the operations endpoint; (status, body) or None when nothing answers.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -99,7 +95,7 @@ struct Operator {
 
 impl Operator {
     fn start(ns: &str, dir: &Path) -> Operator {
-        let (http_port, webhook_port) = (free_port(), free_port());
+        let (http_port, webhook_port) = (support::free_port(), support::free_port());
         let log = dir.join("natsguard.log");
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_natsguard"))

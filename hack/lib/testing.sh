@@ -5,6 +5,8 @@
 # `$kubectl` is $KUBECTL when set, else the kubectl that hack/kubectl.sh builds from the control
 # plane's own Kubernetes module (no client/server version skew, no kubectl needed on the machine);
 # require_apiserver resolves it, so suites without a cluster never build it.
+# shellcheck source=ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 failures=0
 kubectl="${KUBECTL:-}"
 step() { printf '[%s] %s\n' "$suite" "$*" >&2; }

@@ -20,6 +20,11 @@ CHECKOUT_KEY=$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)
 STATE=${NATSGUARD_CP_DIR:-${TMPDIR:-/tmp}/natsguard-cp-${CHECKOUT_KEY}}
 READY_TIMEOUT=${NATSGUARD_CP_READY_TIMEOUT:-180}
 
+# shellcheck source=lib/k8s-version.sh
+source "$ROOT/hack/lib/k8s-version.sh"
+# shellcheck source=lib/ports.sh
+source "$ROOT/hack/lib/ports.sh"
+
 K8S_DIR=$ROOT/hack/tools/kubernetes
 ETCD_DIR=$ROOT/hack/tools/etcd
 
@@ -132,11 +137,8 @@ build_one() {
 }
 
 cmd_build() {
-  local minor=${K8S_VERSION#v1.}
-  minor=${minor%%.*}
-  local pkgv=k8s.io/component-base/version
-  local ldflags="-s -w -X $pkgv.gitVersion=$K8S_VERSION -X $pkgv.gitMajor=1 -X $pkgv.gitMinor=$minor"
-  ldflags+=" -X $pkgv.gitTreeState=clean -X $pkgv.buildDate=1970-01-01T00:00:00Z"
+  local ldflags
+  ldflags=$(k8s_version_ldflags "$K8S_VERSION")
   build_one etcd "$ETCD_DIR" go.etcd.io/etcd/server/v3 "$ETCD_BIN" "etcd Version: ${ETCD_VERSION#v}" "-s -w"
   build_one kube-apiserver "$K8S_DIR" k8s.io/kubernetes/cmd/kube-apiserver "$APISERVER_BIN" \
     "Kubernetes $K8S_VERSION" "$ldflags"
@@ -192,19 +194,6 @@ cmd_down() {
   else
     log "down (nothing was running)"
   fi
-}
-
-# A TCP port on 127.0.0.1 that nothing listens on now.
-free_port() {
-  local p i
-  for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      printf '%s\n' "$p"
-      return 0
-    fi
-  done
-  die "no free loopback port found"
 }
 
 api_curl() {
@@ -294,32 +283,21 @@ fail_up() {
   exit 1
 }
 
-cmd_up() {
-  if [[ -d $STATE ]]; then
-    if healthy; then
-      log "already up and healthy; reusing $STATE"
-      printf 'export KUBECONFIG=%s\n' "$STATE/kubeconfig"
-      return 0
-    fi
-    log "a previous control plane in $STATE is not healthy; restarting it cleanly"
-    cmd_down
-  fi
-  cmd_build
-  command -v openssl >/dev/null || die "openssl is not installed"
-  command -v curl >/dev/null || die "curl is not installed"
+# True when NAME's log says it could not bind its port (another process took it first).
+port_taken() {
+  grep -q 'address already in use' "$STATE/$1.log" 2>/dev/null
+}
+
+# Chooses ports and starts etcd, then kube-apiserver, until /readyz. Returns 75 when a process
+# exited because its port was taken (cmd_up retries); any other failure ends in fail_up.
+start_processes() {
   local t0=$SECONDS
-  mkdir -p "$STATE"
-  chmod 700 "$STATE"
-  : >"$STATE/.natsguard-cp"
-  # From here on, an interrupt or error leaves nothing running.
-  trap 'fail_up "interrupted"' INT TERM
-  gen_certs || fail_up "certificate generation failed"
   local etcd_port peer_port api_port
-  etcd_port=$(free_port)
-  peer_port=$(free_port)
-  api_port=$(free_port)
-  while [[ $peer_port == "$etcd_port" ]]; do peer_port=$(free_port); done
-  while [[ $api_port == "$etcd_port" || $api_port == "$peer_port" ]]; do api_port=$(free_port); done
+  etcd_port=$(free_port) || fail_up "no free loopback port"
+  peer_port=$(free_port) || fail_up "no free loopback port"
+  api_port=$(free_port) || fail_up "no free loopback port"
+  while [[ $peer_port == "$etcd_port" ]]; do peer_port=$(free_port) || fail_up "no free loopback port"; done
+  while [[ $api_port == "$etcd_port" || $api_port == "$peer_port" ]]; do api_port=$(free_port) || fail_up "no free loopback port"; done
   echo "$etcd_port" >"$STATE/etcd.port"
   echo "$api_port" >"$STATE/kube-apiserver.port"
 
@@ -331,7 +309,7 @@ cmd_up() {
     fail_up "etcd did not start"
   local i
   for ((i = 0; ; i++)); do
-    our_pid "$STATE/etcd.pid" >/dev/null || fail_up "etcd exited during start-up"
+    our_pid "$STATE/etcd.pid" >/dev/null || { port_taken etcd && return 75; fail_up "etcd exited during start-up"; }
     [[ $(curl -sS --max-time 2 "http://127.0.0.1:$etcd_port/health" 2>/dev/null) == *'"health":"true"'* ]] && break
     ((i < 300)) || fail_up "etcd not healthy after 30 s"
     sleep 0.1
@@ -352,7 +330,7 @@ cmd_up() {
 
   local deadline=$((SECONDS + READY_TIMEOUT)) next=$((SECONDS + 10)) out
   while :; do
-    our_pid "$STATE/kube-apiserver.pid" >/dev/null || fail_up "kube-apiserver exited during start-up"
+    our_pid "$STATE/kube-apiserver.pid" >/dev/null || { port_taken kube-apiserver && return 75; fail_up "kube-apiserver exited during start-up"; }
     our_pid "$STATE/etcd.pid" >/dev/null || fail_up "etcd exited during start-up"
     [[ $(api_curl /readyz 2>/dev/null) == ok ]] && break
     ((SECONDS < deadline)) || fail_up "kube-apiserver not ready after $READY_TIMEOUT s"
@@ -363,6 +341,43 @@ cmd_up() {
     fi
     sleep 0.5
   done
+}
+
+cmd_up() {
+  if [[ -d $STATE ]]; then
+    if healthy; then
+      log "already up and healthy; reusing $STATE"
+      printf 'export KUBECONFIG=%s\n' "$STATE/kubeconfig"
+      return 0
+    fi
+    log "a previous control plane in $STATE is not healthy; restarting it cleanly"
+    cmd_down
+  fi
+  cmd_build
+  command -v openssl >/dev/null || die "openssl is not installed"
+  command -v curl >/dev/null || die "curl is not installed"
+  local t0=$SECONDS
+  mkdir -p "$STATE"
+  chmod 700 "$STATE"
+  : >"$STATE/.natsguard-cp"
+  # From here on, an interrupt or error leaves nothing running.
+  trap 'fail_up "interrupted"' INT TERM
+  gen_certs || fail_up "certificate generation failed"
+  local attempt rc api_port
+  for attempt in 1 2 3; do
+    rc=0
+    start_processes || rc=$?
+    ((rc == 75)) || break
+    ((attempt < 3)) || fail_up "a loopback port was taken three times in a row"
+    log "a port was taken between choosing and binding it; stopping and retrying with new ports"
+    stop_one kube-apiserver "$STATE/kube-apiserver.pid"
+    stop_one etcd "$STATE/etcd.pid"
+    rm -rf "$STATE/etcd-data"
+    : >"$STATE/etcd.log"
+    : >"$STATE/kube-apiserver.log"
+  done
+  api_port=$(<"$STATE/kube-apiserver.port")
+  local i
   for ((i = 0; ; i++)); do
     [[ $(api_curl /api/v1/namespaces/default -o /dev/null -w '%{http_code}' 2>/dev/null) == 200 ]] && break
     ((i < 600)) || fail_up "namespace default not created within 60 s of /readyz"
@@ -370,7 +385,7 @@ cmd_up() {
   done
   write_kubeconfig "$api_port"
   trap - INT TERM
-  log "ready in $((SECONDS - t0)) s: etcd pid $(<"$STATE/etcd.pid") :$etcd_port," \
+  log "ready in $((SECONDS - t0)) s: etcd pid $(<"$STATE/etcd.pid") :$(<"$STATE/etcd.port")," \
     "kube-apiserver pid $(<"$STATE/kube-apiserver.pid") https://127.0.0.1:$api_port; stop with: hack/controlplane.sh down"
   printf 'export KUBECONFIG=%s\n' "$STATE/kubeconfig"
 }

@@ -178,9 +178,14 @@ fn multi_document_files_and_stdin() {
 
 #[test]
 fn no_f_reads_stdin_and_bad_paths_or_usage_exit_2() {
-    // Without -f, stdin is read when it is not a terminal (here /dev/null: nothing to check).
-    // On a terminal it is a usage error (exit 2); a test cannot give the binary a terminal.
+    // Without -f, stdin is read when it is not a terminal (here /dev/null). Nothing to judge is
+    // no pass (exit 2) unless --allow-empty says so. On a terminal no -f is a usage error (exit
+    // 2); a test cannot give the binary a terminal.
     let o = check(&[], None);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("nothing was judged"), "{}", o.stderr);
+    assert!(!o.stdout.contains("all compliant"), "{}", o.stdout);
+    let o = check(&["--allow-empty"], None);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let o = check(&["-f", "does/not/exist.yaml"], None);
     assert_eq!(o.code, 2);
@@ -329,8 +334,10 @@ fn other_pod_template_workloads_are_evaluated() {
         .iter()
         .map(|r| (r["kind"].as_str().unwrap(), r["name"].as_str().unwrap()))
         .collect();
-    assert_eq!(kinds, vec![("CronJob", "cordum-compactor"), ("StatefulSet", "cordum-store")]);
+    assert_eq!(kinds, vec![("CronJob", "cordum-compactor"), ("StatefulSet", "cordum-store"), ("Pod", "cordum-debug")]);
     assert!(codes(&v, "cordum-compactor", "compactor").contains(&"PlaintextTransport".to_owned()));
+    // A Pod's `spec` is the pod spec itself.
+    assert!(codes(&v, "cordum-debug", "debug").contains(&"PlaintextTransport".to_owned()));
     assert!(codes(&v, "cordum-store", "store").is_empty());
 }
 
@@ -365,4 +372,156 @@ spec:
     let v: Value = serde_json::from_str(&o.stdout).expect("JSON still written");
     // Without a usable policy the built-in default evaluates the Deployment.
     assert_eq!(codes(&v, "api", "scheduler"), ["AuthMissing", "PlaintextTransport"]);
+}
+
+fn sources(v: &Value) -> Vec<String> {
+    v["results"].as_array().unwrap().iter().map(|r| r["source"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn kustomize_patch_files_are_never_judged_as_whole_workloads() {
+    let o = check(&["-f", "overlay", "-o", "json", "--fail-on", "never"], None);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", o.stdout, o.stderr));
+    // The StatefulSet the overlay adds is judged; none of the three patch files is.
+    assert_eq!(sources(&v), ["overlay/nats.yaml"], "{}", o.stderr);
+    assert!(!o.stdout.contains("cordum-api-gateway") && !o.stdout.contains("cordum-scheduler"), "{}", o.stdout);
+    // The note names the patches and gives the command that checks what kustomize renders.
+    assert!(o.stderr.contains("overlay holds a kustomization"), "{}", o.stderr);
+    assert!(o.stderr.contains("patches/tls-env.yaml"), "{}", o.stderr);
+    assert!(o.stderr.contains("patches/replicas.yaml"), "{}", o.stderr);
+    assert!(o.stderr.contains("kustomize build overlay | natsguard check -f -"), "{}", o.stderr);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+
+    // Named on its own, a patch file is still not judged: nothing is, and that is no pass.
+    let o = check(&["-f", "overlay/patches/tls-env.yaml"], None);
+    assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("kustomize build overlay | natsguard check -f -"), "{}", o.stderr);
+    assert!(o.stderr.contains("nothing was judged"), "{}", o.stderr);
+    assert!(!o.stdout.contains("PlaintextTransport"), "{}", o.stdout);
+}
+
+#[test]
+fn unrendered_helm_templates_are_reported_with_the_helm_template_command() {
+    let o = check(&["-f", "chart/cordum", "-o", "json"], None);
+    assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
+    for f in ["chart/cordum/templates/scheduler.yaml:1:", "chart/cordum/templates/configmap.yaml:2:"] {
+        assert!(o.stderr.contains(f), "{f} located: {}", o.stderr);
+    }
+    assert_eq!(o.stderr.matches("unrendered Helm template").count(), 2, "{}", o.stderr);
+    assert!(o.stderr.contains("helm template cordum chart/cordum | natsguard check -f -"), "{}", o.stderr);
+    // Said as what it is, not as a YAML syntax error.
+    for yaml_error in ["did not find expected", "while parsing", "mapping values"] {
+        assert!(!o.stderr.contains(yaml_error), "{}", o.stderr);
+    }
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["results"], serde_json::json!([]));
+    // Piped in, there is no chart directory to name.
+    let text = std::fs::read_to_string(format!("{FIX}/chart/cordum/templates/scheduler.yaml")).unwrap();
+    let o = check(&["-f", "-"], Some(&text));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("-:1: an unrendered Helm template"), "{}", o.stderr);
+    assert!(o.stderr.contains("helm template RELEASE CHART | natsguard check -f -"), "{}", o.stderr);
+}
+
+#[test]
+fn a_policy_that_selects_nothing_is_no_pass() {
+    let o = check(&["-f", "policy/deployments.yaml", "--policy", "selection/policy-typo.yaml"], None);
+    assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("nothing was judged: the input holds 3 workloads and no policy selects any of them"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains(
+            "policy team-a/prod-strict selects 0 of 3 (namespace team-a, labels app.kubernetes.io/part-of=cordumm)"
+        ),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("--allow-empty"), "{}", o.stderr);
+    assert!(!o.stdout.contains("all compliant"), "{}", o.stdout);
+    assert!(o.stdout.contains("nothing judged"), "{}", o.stdout);
+    // --fail-on never does not hide it; --allow-empty accepts it.
+    let o =
+        check(&["-f", "policy/deployments.yaml", "--policy", "selection/policy-typo.yaml", "--fail-on", "never"], None);
+    assert_eq!(o.code, 2);
+    let o = check(&["-f", "policy/deployments.yaml", "--policy", "selection/policy-typo.yaml", "--allow-empty"], None);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("accepted with --allow-empty"), "{}", o.stderr);
+
+    // Beside a policy that does select, the typo is a note, not a failure.
+    let o = check(
+        &[
+            "-f",
+            "policy/deployments.yaml",
+            "--policy",
+            "selection/policy-typo.yaml",
+            "--policy",
+            "policy/policies.yaml",
+        ],
+        None,
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("note: policy team-a/prod-strict selects none of the 3 workloads"), "{}", o.stderr);
+}
+
+#[test]
+fn an_input_without_workloads_is_no_pass() {
+    let o = check(&["-f", "configmap/configmap.yaml"], None);
+    assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("the input holds no workload"), "{}", o.stderr);
+    assert!(o.stderr.contains("1 ConfigMap"), "{}", o.stderr);
+    // YAML that is no Kubernetes object at all.
+    let o = check(&["-f", "empty"], None);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("it holds 1 other"), "{}", o.stderr);
+    assert_eq!(check(&["-f", "empty", "--allow-empty"], None).code, 0);
+    // A file whose only document cannot be read.
+    let o = check(&["-f", "-"], Some("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: [\n"));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("-:3:"), "{}", o.stderr);
+}
+
+#[test]
+fn kubectl_lists_are_streamed_and_configmaps_after_workloads_resolve() {
+    let (code, v) = json(&["-f", "kubectl"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(sources(&v), ["kubectl/get.json", "kubectl/get.yaml"]);
+    // The ConfigMap comes after the Deployment in both Lists and still resolves its URL.
+    assert!(codes(&v, "from-kubectl", "scheduler").contains(&"PlaintextTransport".to_owned()), "{v}");
+    assert!(!codes(&v, "from-kubectl", "scheduler").contains(&"Indeterminate".to_owned()), "{v}");
+    assert!(
+        !codes(&v, "from-kubectl-json", "scheduler").iter().any(|c| c == "PlaintextTransport" || c == "Indeterminate")
+    );
+    // The items of a document that is not a List are not workloads of the input.
+    assert!(!v["results"].as_array().unwrap().iter().any(|r| r["name"] == "inside-a-bundle"), "{v}");
+    assert_eq!(v["summary"]["workloads"], 2);
+    // Each streamed item is located at its own line.
+    let o = check(&["-f", "kubectl/get.yaml", "-o", "sarif"], None);
+    let s: Value = serde_json::from_str(&o.stdout).unwrap();
+    let line = &s["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"];
+    assert_eq!(line, 5, "{s}");
+}
+
+#[test]
+fn output_is_the_same_bytes_for_any_number_of_jobs() {
+    // Enough documents for several batches: the fixtures, many times over, on stdin.
+    let mut text = String::new();
+    for f in ["helm/rendered.yaml", "kinds/workloads.yaml", "configmap/deployments.yaml", "override/overdue.yaml"] {
+        text += &std::fs::read_to_string(format!("{FIX}/{f}")).unwrap();
+        text += "\n---\n";
+    }
+    let text = text.repeat(300);
+    for fmt in ["json", "text", "sarif"] {
+        let one = check(&["-f", "-", "-f", "lists", "-o", fmt, "--jobs", "1"], Some(&text));
+        assert_eq!(one.code, 1, "{}", one.stderr);
+        for jobs in ["2", "5"] {
+            let many = check(&["-f", "-", "-f", "lists", "-o", fmt, "--jobs", jobs], Some(&text));
+            assert!(one.stdout == many.stdout, "{fmt} output differs between --jobs 1 and --jobs {jobs}");
+            assert_eq!(one.stderr, many.stderr);
+            assert_eq!(one.code, many.code);
+        }
+    }
+    assert_eq!(check(&["-f", "lists", "--jobs", "0"], None).code, 2, "--jobs 0 is bad usage");
 }

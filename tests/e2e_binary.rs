@@ -13,10 +13,6 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
 /// A plain HTTP GET; returns (status code, body) or None when nothing answers yet.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -80,7 +76,7 @@ async fn run_serves_health_and_metrics_and_exits_cleanly_on_sigterm() {
         .await
         .expect("apply deployment");
 
-    let port = free_port();
+    let port = support::free_port();
     let mut running = Running(
         Command::new(env!("CARGO_BIN_EXE_natsguard"))
             .args([

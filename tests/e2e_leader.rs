@@ -41,10 +41,6 @@ const HANDOVER_BOUND: Duration = Duration::from_secs(6);
 /// SPEC section 8: exits within 10 s of SIGTERM in every state.
 const EXIT_BOUND: Duration = Duration::from_secs(10);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
 /// A plain HTTP GET; (status, body) or None when nothing answers.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -72,7 +68,7 @@ struct Replica {
 
 impl Replica {
     fn start(name: &str, ns: &str, kubeconfig: &Path, dir: &Path) -> Replica {
-        let port = free_port();
+        let port = support::free_port();
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_natsguard"))
@@ -490,7 +486,7 @@ async fn replicas_that_cannot_reach_or_use_the_api_exit_within_10s_of_sigterm() 
     let dir = temp_dir("leader-faults");
 
     // No API server: a closed loopback port.
-    let closed = free_port();
+    let closed = support::free_port();
     let unreachable = write_kubeconfig(&dir, "unreachable", Some(format!("https://127.0.0.1:{closed}")), "x");
     // No rights: a ServiceAccount with no RoleBinding at all (every request is 403).
     let token = service_account_token(&client, n, "no-rights").await;

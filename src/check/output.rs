@@ -1,8 +1,10 @@
 //! Writing results as they are produced: readable text, JSON (SPEC §6) and SARIF 2.1.0.
 //!
-//! Every writer streams: one workload's results are written as soon as they are evaluated and
-//! the summary comes last, so memory does not grow with the input. Nothing written here holds a
-//! value from the input other than kinds, names, paths and the evaluator's (redacted) messages.
+//! Every format streams: each workload's results are rendered to bytes on their own (on any
+//! thread, see `pool`), written in input order, and the summary comes last, so memory does not
+//! grow with the input. In JSON and SARIF every rendered item starts with `,\n`; the writer drops
+//! the comma of the first one. Nothing written here holds a value from the input other than
+//! kinds, names, paths and the evaluator's (redacted) messages.
 
 use crate::evaluate::WorkloadReport;
 use crate::findings::{Code, Severity};
@@ -65,31 +67,81 @@ impl Summary {
             self.noncompliant += 1;
         }
     }
+
+    /// Adds another part's totals.
+    pub fn merge(&mut self, o: &Summary) {
+        self.workloads += o.workloads;
+        self.containers += o.containers;
+        self.noncompliant += o.noncompliant;
+        self.violations += o.violations;
+        self.warnings += o.warnings;
+        self.infos += o.infos;
+        self.unselected += o.unselected;
+        self.unreadable += o.unreadable;
+    }
 }
 
-/// A streaming writer of results.
-pub trait Sink {
+/// A format: what comes before the results, each workload's results, and the summary.
+pub trait Format: Sync {
     /// Writes whatever comes before the results.
-    fn begin(&mut self) -> io::Result<()>;
-    /// Writes the results of one workload under one policy.
-    fn workload(&mut self, e: &Entry) -> io::Result<()>;
+    fn begin(&self, out: &mut dyn Write) -> io::Result<()>;
+    /// Renders the results of one workload under one policy (JSON and SARIF: items each
+    /// starting with `,\n`).
+    fn render(&self, e: &Entry, out: &mut Vec<u8>);
     /// Writes the summary and closes the document.
-    fn finish(&mut self, s: &Summary) -> io::Result<()>;
+    fn finish(&self, s: &Summary, out: &mut dyn Write) -> io::Result<()>;
+    /// Whether rendered items are comma-separated (the first comma is dropped).
+    fn separated(&self) -> bool {
+        true
+    }
+}
+
+/// Writes rendered results in order, then the summary.
+pub struct Writer<'f, W> {
+    out: W,
+    format: &'f dyn Format,
+    first: bool,
+}
+
+impl<'f, W: Write> Writer<'f, W> {
+    /// Writes what comes before the results.
+    pub fn new(mut out: W, format: &'f dyn Format) -> io::Result<Self> {
+        format.begin(&mut out)?;
+        Ok(Writer { out, format, first: true })
+    }
+
+    /// Writes rendered results.
+    pub fn write(&mut self, rendered: &[u8]) -> io::Result<()> {
+        if rendered.is_empty() {
+            return Ok(());
+        }
+        let skip = usize::from(self.first && self.format.separated() && rendered.first() == Some(&b','));
+        self.first = false;
+        self.out.write_all(&rendered[skip..])
+    }
+
+    /// Writes the summary and flushes.
+    pub fn finish(mut self, s: &Summary) -> io::Result<()> {
+        if !self.first && self.format.separated() {
+            self.out.write_all(b"\n")?;
+        }
+        self.format.finish(s, &mut self.out)?;
+        self.out.flush()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // text
 
 /// Readable text, grouped per workload, with colour when enabled.
-pub struct Text<W> {
-    out: W,
+pub struct Text {
     colour: bool,
 }
 
-impl<W: Write> Text<W> {
+impl Text {
     /// `colour`: use ANSI colours (only when stdout is a terminal and `NO_COLOR` is unset).
-    pub fn new(out: W, colour: bool) -> Self {
-        Text { out, colour }
+    pub fn new(colour: bool) -> Self {
+        Text { colour }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -101,32 +153,29 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-impl<W: Write> Sink for Text<W> {
-    fn begin(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn workload(&mut self, e: &Entry) -> io::Result<()> {
+impl Text {
+    fn render_to(&self, e: &Entry, out: &mut Vec<u8>) -> io::Result<()> {
         let id = if e.namespace.is_empty() { e.name.to_owned() } else { format!("{}/{}", e.namespace, e.name) };
         let header = self.paint("1", &format!("{} {id}", e.kind));
         let policy = e.policy.map(|p| format!(" [policy {p}]")).unwrap_or_default();
-        writeln!(self.out, "{header} ({}:{}){policy}", e.source, e.line)?;
+        writeln!(out, "{header} ({}:{}){policy}", e.source, e.line)?;
         if e.report.containers.is_empty() {
-            writeln!(self.out, "  (no containers evaluated)")?;
+            writeln!(out, "  (no containers evaluated)")?;
         }
         for c in &e.report.containers {
             let what = if c.init { "init container" } else { "container" };
-            let prod = match c.production {
-                Some(true) => "production",
-                Some(false) => "not production",
-                None => "production unknown",
+            let prod = match (c.client, c.production) {
+                (false, _) => "not a NATS client",
+                (true, Some(true)) => "production",
+                (true, Some(false)) => "not production",
+                (true, None) => "production unknown",
             };
             if c.findings.is_empty() {
                 let ok = self.paint("32", "ok");
-                writeln!(self.out, "  {what} {} ({prod}): {ok}", c.name)?;
+                writeln!(out, "  {what} {} ({prod}): {ok}", c.name)?;
                 continue;
             }
-            writeln!(self.out, "  {what} {} ({prod}):", c.name)?;
+            writeln!(out, "  {what} {} ({prod}):", c.name)?;
             for f in &c.findings {
                 let (colour, label) = match f.severity {
                     Severity::Violation => ("1;31", "violation"),
@@ -134,28 +183,46 @@ impl<W: Write> Sink for Text<W> {
                     Severity::Info => ("36", "info     "),
                 };
                 let label = self.paint(colour, label);
-                writeln!(self.out, "    {label} {}: {}", f.code, f.message)?;
+                writeln!(out, "    {label} {}: {}", f.code, f.message)?;
             }
         }
         Ok(())
     }
+}
 
-    fn finish(&mut self, s: &Summary) -> io::Result<()> {
+impl Format for Text {
+    fn begin(&self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn separated(&self) -> bool {
+        false
+    }
+
+    fn render(&self, e: &Entry, out: &mut Vec<u8>) {
+        // Writing to a Vec cannot fail.
+        let _ = self.render_to(e, out);
+    }
+
+    fn finish(&self, s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         if s.workloads > 0 {
-            writeln!(self.out)?;
+            writeln!(out)?;
         }
+        // Never "all compliant" when nothing was judged (SPEC §6).
+        let verdict = if s.workloads == 0 {
+            "nothing judged".to_owned()
+        } else if s.noncompliant == 0 {
+            "all compliant".to_owned()
+        } else {
+            format!("{} not compliant", plural(s.noncompliant, "workload", "workloads"))
+        };
         let mut line = format!(
-            "{} checked ({}): {}, {}, {}; {} compliant",
+            "{} checked ({}): {}, {}, {}; {verdict}",
             plural(s.workloads, "workload", "workloads"),
             plural(s.containers, "container", "containers"),
             plural(s.violations, "violation", "violations"),
             plural(s.warnings, "warning", "warnings"),
             plural(s.infos, "info", "infos"),
-            if s.noncompliant == 0 {
-                "all".to_owned()
-            } else {
-                format!("{} not", plural(s.noncompliant, "workload", "workloads"))
-            },
         );
         if s.unselected > 0 {
             line.push_str(&format!("; {} not selected by any policy", plural(s.unselected, "workload", "workloads")));
@@ -163,7 +230,7 @@ impl<W: Write> Sink for Text<W> {
         if s.unreadable > 0 {
             line.push_str(&format!("; {} unreadable (see stderr)", plural(s.unreadable, "document", "documents")));
         }
-        let colour = if s.violations > 0 || s.unreadable > 0 {
+        let colour = if s.violations > 0 || s.unreadable > 0 || s.workloads == 0 {
             "1;31"
         } else if s.warnings > 0 {
             "33"
@@ -171,25 +238,22 @@ impl<W: Write> Sink for Text<W> {
             "32"
         };
         let line = self.paint(colour, &line);
-        writeln!(self.out, "{line}")?;
-        self.out.flush()
+        writeln!(out, "{line}")
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // json
 
-/// SPEC §6's JSON object, streamed one result per line.
-pub struct Json<W> {
-    out: W,
-    first: bool,
+/// SPEC §6's JSON object, one result per line.
+pub struct Json {
     with_policy: bool,
 }
 
-impl<W: Write> Json<W> {
+impl Json {
     /// `with_policy`: add a `policy` field to each result (when policies came from the input).
-    pub fn new(out: W, with_policy: bool) -> Self {
-        Json { out, first: true, with_policy }
+    pub fn new(with_policy: bool) -> Self {
+        Json { with_policy }
     }
 }
 
@@ -213,12 +277,12 @@ struct JsonFinding<'a> {
     message: &'a str,
 }
 
-impl<W: Write> Sink for Json<W> {
-    fn begin(&mut self) -> io::Result<()> {
-        self.out.write_all(b"{\"results\":[")
+impl Format for Json {
+    fn begin(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(b"{\"results\":[")
     }
 
-    fn workload(&mut self, e: &Entry) -> io::Result<()> {
+    fn render(&self, e: &Entry, out: &mut Vec<u8>) {
         for c in &e.report.containers {
             let r = JsonResult {
                 source: e.source,
@@ -234,23 +298,18 @@ impl<W: Write> Sink for Json<W> {
                     .map(|f| JsonFinding { code: f.code, severity: f.severity, message: &f.message })
                     .collect(),
             };
-            self.out.write_all(if self.first { b"\n" } else { b",\n" })?;
-            self.first = false;
-            serde_json::to_writer(&mut self.out, &r)?;
+            out.extend_from_slice(b",\n");
+            // Serializing these plain fields to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &r);
         }
-        Ok(())
     }
 
-    fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        if !self.first {
-            self.out.write_all(b"\n")?;
-        }
+    fn finish(&self, s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
-            self.out,
+            out,
             "],\"summary\":{{\"workloads\":{},\"violations\":{},\"warnings\":{}}}}}",
             s.workloads, s.violations, s.warnings
-        )?;
-        self.out.flush()
+        )
     }
 }
 
@@ -259,17 +318,7 @@ impl<W: Write> Sink for Json<W> {
 
 /// SARIF 2.1.0: one rule per finding code, one result per finding, located at the source file
 /// and the line of the workload's document.
-pub struct Sarif<W> {
-    out: W,
-    first: bool,
-}
-
-impl<W: Write> Sarif<W> {
-    /// A SARIF writer.
-    pub fn new(out: W) -> Self {
-        Sarif { out, first: true }
-    }
-}
+pub struct Sarif;
 
 /// What each code means, for SARIF rule descriptions.
 pub fn describe(code: Code) -> (&'static str, Severity) {
@@ -304,8 +353,8 @@ pub fn path_uri(path: &str) -> String {
     out
 }
 
-impl<W: Write> Sink for Sarif<W> {
-    fn begin(&mut self) -> io::Result<()> {
+impl Format for Sarif {
+    fn begin(&self, out: &mut dyn Write) -> io::Result<()> {
         let rules: Vec<serde_json::Value> = Code::ALL
             .iter()
             .map(|&c| {
@@ -324,13 +373,13 @@ impl<W: Write> Sink for Sarif<W> {
             "rules": rules,
         });
         write!(
-            self.out,
+            out,
             "{{\"version\":\"2.1.0\",\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"runs\":[{{\"tool\":{{\"driver\":{}}},\"results\":[",
             driver
         )
     }
 
-    fn workload(&mut self, e: &Entry) -> io::Result<()> {
+    fn render(&self, e: &Entry, out: &mut Vec<u8>) {
         let id = if e.namespace.is_empty() { e.name.to_owned() } else { format!("{}/{}", e.namespace, e.name) };
         let uri = path_uri(e.source);
         for c in &e.report.containers {
@@ -353,20 +402,14 @@ impl<W: Write> Sink for Sarif<W> {
                         }],
                     }],
                 });
-                self.out.write_all(if self.first { b"\n" } else { b",\n" })?;
-                self.first = false;
-                serde_json::to_writer(&mut self.out, &r)?;
+                out.extend_from_slice(b",\n");
+                let _ = serde_json::to_writer(&mut *out, &r);
             }
         }
-        Ok(())
     }
 
-    fn finish(&mut self, s: &Summary) -> io::Result<()> {
-        if !self.first {
-            self.out.write_all(b"\n")?;
-        }
-        writeln!(self.out, "],\"invocations\":[{{\"executionSuccessful\":{}}}]}}]}}", s.unreadable == 0)?;
-        self.out.flush()
+    fn finish(&self, s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "],\"invocations\":[{{\"executionSuccessful\":{}}}]}}]}}", s.unreadable == 0)
     }
 }
 
@@ -398,7 +441,7 @@ mod tests {
         }
     }
 
-    fn render(sink: &mut dyn Sink, r: &WorkloadReport) {
+    fn render(format: &dyn Format, r: &WorkloadReport) -> Vec<u8> {
         let e = Entry {
             source: "a b.yaml",
             line: 3,
@@ -410,16 +453,19 @@ mod tests {
         };
         let mut s = Summary { workloads: 1, ..Default::default() };
         s.add(r);
-        sink.begin().unwrap();
-        sink.workload(&e).unwrap();
-        sink.finish(&s).unwrap();
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf, format).unwrap();
+        let mut rendered = Vec::new();
+        format.render(&e, &mut rendered);
+        w.write(&rendered).unwrap();
+        w.finish(&s).unwrap();
+        buf
     }
 
     #[test]
     fn json_is_one_object_with_one_result_per_container() {
-        let mut buf = Vec::new();
         let r = report();
-        render(&mut Json::new(&mut buf, false), &r);
+        let buf = render(&Json::new(false), &r);
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["results"].as_array().unwrap().len(), 2);
         assert_eq!(v["results"][0]["findings"][0]["code"], "PlaintextTransport");
@@ -431,18 +477,15 @@ mod tests {
     #[test]
     fn empty_json_is_valid() {
         let mut buf = Vec::new();
-        let mut j = Json::new(&mut buf, false);
-        j.begin().unwrap();
-        j.finish(&Summary::default()).unwrap();
+        Writer::new(&mut buf, &Json::new(false)).unwrap().finish(&Summary::default()).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["results"], serde_json::json!([]));
     }
 
     #[test]
     fn sarif_has_rules_and_located_results() {
-        let mut buf = Vec::new();
         let r = report();
-        render(&mut Sarif::new(&mut buf), &r);
+        let buf = render(&Sarif, &r);
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["version"], "2.1.0");
         let run = &v["runs"][0];
@@ -457,14 +500,13 @@ mod tests {
 
     #[test]
     fn text_without_colour_has_no_escape_codes() {
-        let mut buf = Vec::new();
         let r = report();
-        render(&mut Text::new(&mut buf, false), &r);
+        let buf = render(&Text::new(false), &r);
         let s = String::from_utf8(buf).unwrap();
         assert!(!s.contains('\x1b'));
         assert!(s.contains("Deployment ns/d (a b.yaml:3)"), "{s}");
         assert!(s.contains("violation PlaintextTransport: m"), "{s}");
-        assert!(s.contains("container side (production unknown): ok"), "{s}");
+        assert!(s.contains("container side (not a NATS client): ok"), "{s}");
         assert!(s.contains("1 workload checked (2 containers): 1 violation"), "{s}");
     }
 

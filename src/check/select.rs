@@ -69,6 +69,31 @@ impl Policy {
         Ok(Policy { id, namespace, spec: p.spec, selector })
     }
 
+    /// What the policy selects, for messages: `namespace team-a, labels app=cordum,tier in (a,b)`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(ns) = &self.namespace {
+            parts.push(format!("namespace {ns}"));
+        }
+        let sel = &self.spec.selector;
+        let mut terms: Vec<String> = sel.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+        for e in sel.match_expressions.iter().flatten() {
+            let values = e.values.as_deref().unwrap_or_default().join(",");
+            terms.push(match e.operator.as_str() {
+                "In" => format!("{} in ({values})", e.key),
+                "NotIn" => format!("{} notin ({values})", e.key),
+                "Exists" => e.key.clone(),
+                "DoesNotExist" => format!("!{}", e.key),
+                op => format!("{} {op} ({values})", e.key),
+            });
+        }
+        parts.push(if terms.is_empty() { "every label set".to_owned() } else { format!("labels {}", terms.join(",")) });
+        if self.spec.suspend {
+            parts.push("suspended".to_owned());
+        }
+        parts.join(", ")
+    }
+
     /// Whether this policy selects a workload in `namespace` (empty = unset) with `labels`.
     pub fn selects(&self, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
         if self.spec.suspend {
@@ -107,13 +132,18 @@ impl Policies {
         self.explicit
     }
 
-    /// The policies that select a workload, in id order.
+    /// The policies in force, in id order.
+    pub fn list(&self) -> &[Policy] {
+        &self.list
+    }
+
+    /// The policies that select a workload (with their index in [`Self::list`]), in id order.
     pub fn selecting<'a>(
         &'a self,
         namespace: &'a str,
         labels: &'a BTreeMap<String, String>,
-    ) -> impl Iterator<Item = &'a Policy> + 'a {
-        self.list.iter().filter(move |p| p.selects(namespace, labels))
+    ) -> impl Iterator<Item = (usize, &'a Policy)> + 'a {
+        self.list.iter().enumerate().filter(move |(_, p)| p.selects(namespace, labels))
     }
 }
 
@@ -198,5 +228,16 @@ mod tests {
         assert!(matches!(cms.lookup("prod", "nats"), Lookup::Found(d) if d["url"] == "nats://n:4222"));
         assert!(matches!(cms.lookup("dev", "nats"), Lookup::Unknown));
         assert!(matches!(cms.lookup("prod", "other"), Lookup::Unknown));
+    }
+
+    #[test]
+    fn describes_what_a_policy_selects() {
+        let sel = LabelSelector {
+            match_labels: Some(labels(&[("app", "cordum")])),
+            match_expressions: Some(vec![req("tier", "In", &["a", "b"]), req("canary", "DoesNotExist", &[])]),
+        };
+        let p = policy(Some("team-a"), sel).unwrap();
+        assert_eq!(p.describe(), "namespace team-a, labels app=cordum,tier in (a,b),!canary");
+        assert_eq!(Policy::builtin().describe(), "every label set");
     }
 }

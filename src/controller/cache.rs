@@ -774,6 +774,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_webhook_reads_kept_keys_and_is_never_told_a_guess() {
+        use crate::env::{ConfigMapLookup, Lookup};
+        let c = cache();
+        c.on_deployment(watcher::Event::Init);
+        c.on_deployment(watcher::Event::InitApply(deployment("a", "url")));
+        c.on_deployment(watcher::Event::InitDone);
+        c.on_configmap(watcher::Event::Init);
+        c.on_configmap(watcher::Event::InitApply(configmap("tls://a")));
+        c.on_configmap(watcher::Event::InitDone);
+        let pod = |key: &str, cm: &str| -> crate::workload::PodEnv {
+            serde_json::from_value(json!({"containers": [{"name": "c", "env": [
+                {"name": "NATS_URL", "valueFrom": {"configMapKeyRef": {"name": cm, "key": key}}}
+            ]}]}))
+            .unwrap()
+        };
+        // A key that is kept: its value.
+        let kept = c.configmaps_for("ns", &pod("url", "cm"));
+        assert!(
+            matches!(kept.lookup("ns", "cm"), Lookup::Found(d) if d.get("url").map(String::as_str) == Some("tls://a"))
+        );
+        // A key of the same ConfigMap that no workload reads yet: unknown, never "absent".
+        let other = c.configmaps_for("ns", &pod("other", "cm"));
+        assert!(matches!(other.lookup("ns", "cm"), Lookup::Unknown));
+        // A ConfigMap the synced cache does not have does not exist.
+        let missing = c.configmaps_for("ns", &pod("url", "nope"));
+        assert!(matches!(missing.lookup("ns", "nope"), Lookup::Absent));
+        assert!(matches!(kept.lookup("elsewhere", "cm"), Lookup::Unknown));
+    }
+
+    #[tokio::test]
     async fn a_relist_drops_what_it_did_not_see_and_marks_it() {
         let c = cache();
         c.write().namespaces.entry("ns".into()).or_default().policies.push("p".into());

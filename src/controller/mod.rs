@@ -14,10 +14,15 @@ mod policy;
 mod publish;
 pub mod tls;
 mod watch;
+pub mod webhook;
 
+use crate::crd::NatsTransportPolicy;
+use crate::env::{ConfigMapLookup, ConfigMaps};
+use crate::workload::PodEnv;
 use futures::FutureExt;
 use kube::Client;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -46,6 +51,10 @@ const DRAIN_UNSYNCED: Duration = Duration::from_millis(500);
 const RELEASE: Duration = Duration::from_secs(2);
 /// How long the async runtime gets to wind down after `run` returned.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
+/// How often the webhook's certificate directory is checked for a rotated certificate.
+const CERT_RELOAD: Duration = Duration::from_secs(10);
+/// How long in-flight admission reviews get to finish when `run` returns.
+const WEBHOOK_DRAIN: Duration = Duration::from_millis(500);
 
 /// Arguments of `natsguard run`.
 #[derive(clap::Args, Debug)]
@@ -67,6 +76,14 @@ pub struct RunArgs {
     /// Namespace of the leader-election Lease [default: $POD_NAMESPACE, else `default`].
     #[arg(long, value_name = "NS", env = "POD_NAMESPACE", hide_env = true)]
     pub leader_election_namespace: Option<String>,
+    /// Serve the validating admission webhook (`POST /validate`, HTTPS) on this address, from
+    /// every replica. Needs --webhook-tls-dir.
+    #[arg(long, value_name = "ADDR", requires = "webhook_tls_dir")]
+    pub webhook_addr: Option<SocketAddr>,
+    /// Directory holding the webhook's serving certificate, `tls.crt` and `tls.key` (reloaded
+    /// when they change).
+    #[arg(long, value_name = "DIR", requires = "webhook_addr")]
+    pub webhook_tls_dir: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -74,6 +91,14 @@ impl RunArgs {
     pub fn lease(&self) -> Option<LeaseConfig> {
         let ns = self.leader_election_namespace.as_deref().map(str::trim).filter(|ns| !ns.is_empty());
         self.leader_election.then(|| LeaseConfig::new(ns.unwrap_or("default"), leader::default_identity()))
+    }
+
+    /// Where to serve the admission webhook, if at all.
+    pub fn webhook(&self) -> Option<WebhookConfig> {
+        match (self.webhook_addr, &self.webhook_tls_dir) {
+            (Some(addr), Some(tls_dir)) => Some(WebhookConfig { addr, tls_dir: tls_dir.clone() }),
+            _ => None,
+        }
     }
 }
 
@@ -97,6 +122,8 @@ pub enum Error {
     IncidentName(String),
     #[error("internal: {0}")]
     Internal(String),
+    #[error("the admission webhook's serving certificate: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 impl Error {
@@ -129,6 +156,16 @@ pub struct Config {
     /// Campaign for this Lease and write only while leading; `None` writes unconditionally
     /// (leader election off: a single process).
     pub leader_election: Option<LeaseConfig>,
+    /// Serve the admission webhook (SPEC section 9).
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// Where the admission webhook listens and where its serving certificate is.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub addr: SocketAddr,
+    /// Holds `tls.crt` and `tls.key`.
+    pub tls_dir: PathBuf,
 }
 
 pub fn main(args: RunArgs) -> ExitCode {
@@ -148,7 +185,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         let client = Client::try_default().await.map_err(Error::Config)?;
         let listener =
             TcpListener::bind(args.http_addr).await.map_err(|source| Error::Bind { addr: args.http_addr, source })?;
-        let config = Config { leader_election: args.lease(), namespaces: args.namespaces };
+        let config = Config { leader_election: args.lease(), webhook: args.webhook(), namespaces: args.namespaces };
         run(client, config, Some(listener), shutdown).await
     });
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
@@ -202,13 +239,25 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 /// Run the controller until `shutdown` resolves. Then no new work starts, in-flight
 /// reconciliations get [`DRAIN`] to finish, the leader steps down and releases its Lease, and
 /// this returns: within 10 s in every state (caches synced or not, API server reachable or not).
-/// `listener`, when given, serves `/livez`, `/readyz` and `/metrics`.
+/// `listener`, when given, serves `/livez`, `/readyz` and `/metrics`; `config.webhook`, when
+/// given, the admission webhook until this returns.
 pub async fn run(
     client: Client,
     config: Config,
     listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    // The webhook's certificate and address are checked before anything starts.
+    let webhook_serving = match &config.webhook {
+        Some(w) => {
+            let certs = tls::CertDir::load(&w.tls_dir)?;
+            let acceptor = tls::Tls::new(certs.clone())?;
+            let listener = TcpListener::bind(w.addr).await.map_err(|source| Error::Bind { addr: w.addr, source })?;
+            tracing::info!(addr = %w.addr, tls_dir = %w.tls_dir.display(), "serving the admission webhook");
+            Some((listener, acceptor, certs))
+        }
+        None => None,
+    };
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
     let (stop_tx, stop_rx) = signal::channel(false);
@@ -282,6 +331,15 @@ pub async fn run(
         controllers.push(incidents::controller(triggers.incidents, incidents, stopped(stop_rx.clone())).boxed());
     }
     let handle = Caches { scopes: caches.clone() };
+    // Every replica serves the webhook from its own caches, leader or not: it only reads.
+    let (webhook_stop, webhook_stopped) = tokio::sync::oneshot::channel::<()>();
+    let webhook = webhook_serving.map(|(listener, acceptor, certs)| {
+        let handler = Arc::new(webhook::Webhook { caches: handle.clone(), metrics: metrics.clone() });
+        let server = tokio::spawn(http::serve(listener, acceptor, handler, async move {
+            let _ = webhook_stopped.await;
+        }));
+        (server, tokio::spawn(certs.watch(CERT_RELOAD)))
+    });
     let health_flag = health.clone();
     let readiness = tokio::spawn(async move {
         loop {
@@ -323,6 +381,15 @@ pub async fn run(
     if let Some(server) = server {
         server.abort();
     }
+    // The webhook answered until now (also while draining), so that the API server never calls
+    // a replica that is going away and finds nothing.
+    if let Some((mut server, reload)) = webhook {
+        reload.abort();
+        let _ = webhook_stop.send(());
+        if tokio::time::timeout(WEBHOOK_DRAIN, &mut server).await.is_err() {
+            server.abort();
+        }
+    }
     Ok(())
 }
 
@@ -341,20 +408,26 @@ impl Caches {
             .find(|s| s.namespace.as_deref() == Some(namespace))
             .or_else(|| self.scopes.iter().find(|s| s.namespace.is_none()))
     }
+}
 
-    /// `None` when `namespace` is not watched; else whether its caches have their lists.
-    pub fn synced(&self, namespace: &str) -> Option<bool> {
-        self.scope(namespace).map(|s| s.synced())
+impl webhook::Caches for Caches {
+    fn coverage(&self, namespace: &str) -> webhook::Coverage {
+        match self.scope(namespace) {
+            None => webhook::Coverage::NotWatched,
+            Some(s) if s.synced() => webhook::Coverage::Synced,
+            Some(_) => webhook::Coverage::Syncing,
+        }
     }
 
-    /// The policies in `namespace`.
-    pub fn policies(&self, namespace: &str) -> Vec<Arc<crate::crd::NatsTransportPolicy>> {
+    fn policies(&self, namespace: &str) -> Vec<Arc<NatsTransportPolicy>> {
         self.scope(namespace).map(|s| s.policies_in(namespace)).unwrap_or_default()
     }
 
-    /// The ConfigMaps `pod` reads in `namespace` ([`cache::Cache::configmaps_for`]).
-    pub fn configmaps(&self, namespace: &str, pod: &crate::workload::PodEnv) -> Option<cache::PodConfigMaps> {
-        self.scope(namespace).map(|s| s.configmaps_for(namespace, pod))
+    fn configmaps(&self, namespace: &str, pod: &PodEnv) -> Box<dyn ConfigMapLookup + '_> {
+        match self.scope(namespace) {
+            Some(s) => Box::new(s.configmaps_for(namespace, pod)),
+            None => Box::new(ConfigMaps::unknown()),
+        }
     }
 }
 
@@ -401,6 +474,38 @@ mod tests {
         assert!(parse(&["--leader-election=maybe"]).is_err());
         let blank = parse(&["--leader-election-namespace="]).unwrap().lease().unwrap();
         assert_eq!(blank.namespace, "default");
+    }
+
+    #[test]
+    fn webhook_flags() {
+        let w = parse(&["--webhook-addr", "127.0.0.1:9443", "--webhook-tls-dir", "/tls"]).unwrap().webhook().unwrap();
+        assert_eq!((w.addr.port(), w.tls_dir), (9443, PathBuf::from("/tls")));
+        assert!(parse(&[]).unwrap().webhook().is_none());
+        // Each needs the other; the address must be one.
+        assert!(parse(&["--webhook-addr", "127.0.0.1:9443"]).is_err());
+        assert!(parse(&["--webhook-tls-dir", "/tls"]).is_err());
+        assert!(parse(&["--webhook-addr", "localhost", "--webhook-tls-dir", "/tls"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_webhook_reads_the_scope_that_watches_the_namespace() {
+        use webhook::{Caches as _, Coverage};
+        let client = Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+        let metrics = Metrics::default();
+        // The watch tasks are not spawned: nothing has synced.
+        let scope = |ns: Option<&str>| {
+            cache::Cache::new(client.clone(), ns.map(String::from), &metrics, || Box::pin(std::future::pending())).0
+        };
+        let per_namespace = Caches { scopes: vec![scope(Some("a")), scope(Some("b"))] };
+        assert_eq!(per_namespace.coverage("a"), Coverage::Syncing);
+        assert_eq!(per_namespace.coverage("b"), Coverage::Syncing);
+        assert_eq!(per_namespace.coverage("c"), Coverage::NotWatched);
+        assert!(per_namespace.policies("c").is_empty());
+        let pod = PodEnv::default();
+        assert!(matches!(per_namespace.configmaps("c", &pod).lookup("c", "nats"), crate::env::Lookup::Unknown));
+        // A cluster-wide scope answers for every namespace.
+        let all = Caches { scopes: vec![scope(None)] };
+        assert_eq!(all.coverage("anything"), Coverage::Syncing);
     }
 
     #[test]

@@ -16,6 +16,30 @@ use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
+/// A TCP port on 127.0.0.1 that nothing listens on now, below the kernel's ephemeral range (the
+/// rule of hack/lib/ports.sh). Port 0's answer lies inside that range, where any outgoing
+/// connection can take it between this call and the server's bind. Never hands out the same
+/// port twice in one test process.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()))
+        .unwrap_or(32768);
+    let (lo, hi) = if low > 11_000 { (10_000, low - 1) } else { (1024, low - 1) };
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    for _ in 0..200 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = lo + (seed.wrapping_add(n.wrapping_mul(7_919))) % (hi - lo + 1);
+        let Ok(port) = u16::try_from(port) else { continue };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port below {low}");
+}
+
 /// How to get a control plane, shown in every "no control plane" failure.
 const HOW: &str = "start one with `eval \"$(hack/controlplane.sh up)\"` (stop it with \
                    `hack/controlplane.sh down`), or run every test with `make test`";

@@ -70,7 +70,13 @@ pub fn next_wakeup(
 #[derive(Clone, Debug)]
 pub enum Observation<'a> {
     /// Selected by the policy and evaluated.
-    Evaluated { report: &'a WorkloadReport, annotations: &'a BTreeMap<String, String> },
+    Evaluated {
+        report: &'a WorkloadReport,
+        annotations: &'a BTreeMap<String, String>,
+        /// Since when the operator has observed the workload as it is now (by any replica, led
+        /// or not), if known: a new incident starts then, not at the takeover that opens it.
+        since: Option<Timestamp>,
+    },
     /// Exists but the policy no longer selects it.
     OutOfScope,
     /// The Deployment (with this uid) is gone.
@@ -119,10 +125,10 @@ pub fn plan(
     now: Timestamp,
 ) -> Plan {
     let o = target.r#override;
-    let (report, annotations) = match observation {
+    let (report, annotations, since) = match observation {
         Observation::Deleted => return open.map_or(Plan::Nothing, |_| Plan::Resolve(Resolution::WorkloadDeleted)),
         Observation::OutOfScope => return open.map_or(Plan::Nothing, |_| Plan::Resolve(Resolution::OutOfScope)),
-        Observation::Evaluated { report, annotations } => (*report, *annotations),
+        Observation::Evaluated { report, annotations, since } => (*report, *annotations, *since),
     };
     if !report.override_active(o) {
         return match (open, inactive_reason(report, o)) {
@@ -132,7 +138,9 @@ pub fn plan(
             (None, _) => Plan::Nothing,
         };
     }
-    let started_at = open.map_or(now, |i| i.spec.started_at.0);
+    // startedAt is the first observation (docs/configuration.md, "NatsTransportIncident"): kept
+    // from the open incident, else when the operator first saw the workload this way.
+    let started_at = open.map_or_else(|| since.filter(|s| *s <= now).unwrap_or(now), |i| i.spec.started_at.0);
     let spec = NatsTransportIncidentSpec {
         r#override: o,
         policy: target.policy.to_owned(),
@@ -376,11 +384,27 @@ mod tests {
     /// The incident `plan` opens for `o` on this workload at `now` (panics if it opens none).
     fn opened(o: Override, cs: &[C], annotations: &BTreeMap<String, String>, now: Timestamp) -> NatsTransportIncident {
         let r = report(cs);
-        let obs = Observation::Evaluated { report: &r, annotations };
+        let obs = Observation::Evaluated { report: &r, annotations, since: None };
         match plan(target(o), &obs, None, TIMING, now) {
             Plan::Open { spec, state } => open_incident(spec, state, None),
             other => panic!("expected {o} to open, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_new_incident_starts_at_the_first_observation_not_at_the_takeover() {
+        // Seen in use at 00:00 by a standby; it took over and opens the incident at 00:10.
+        let (seen, now) = (ts("2026-01-01T00:00:00Z"), ts("2026-01-01T00:10:00Z"));
+        let r = report(&[PLAIN]);
+        let ann = BTreeMap::new();
+        let obs = Observation::Evaluated { report: &r, annotations: &ann, since: Some(seen) };
+        let Plan::Open { spec, .. } = plan(target(Override::Plaintext), &obs, None, TIMING, now) else { panic!() };
+        assert_eq!(spec.started_at.0, seen);
+        assert_eq!(spec.rollback_by.0, rollback_by(seen, None, TIMING.max_duration), "the cap counts from then");
+        // A clock that says the observation is in the future is not believed.
+        let obs = Observation::Evaluated { report: &r, annotations: &ann, since: Some(ts("2026-01-01T01:00:00Z")) };
+        let Plan::Open { spec, .. } = plan(target(Override::Plaintext), &obs, None, TIMING, now) else { panic!() };
+        assert_eq!(spec.started_at.0, now);
     }
 
     #[test]
@@ -396,7 +420,13 @@ mod tests {
         let sidecar = C { client: false, production: U, gate: U, auth: U, plaintext: T, no_auth: T };
         for (o, c) in [(Override::Plaintext, PLAIN), (Override::NoAuth, NOAUTH)] {
             let r = report(&[c, c, sidecar]);
-            let plan = plan(target(o), &Observation::Evaluated { report: &r, annotations: &ann }, None, TIMING, now);
+            let plan = plan(
+                target(o),
+                &Observation::Evaluated { report: &r, annotations: &ann, since: None },
+                None,
+                TIMING,
+                now,
+            );
             let Plan::Open { spec, state } = plan else { panic!("{o}: expected Open, got {plan:?}") };
             assert_eq!(state, IncidentState::Active, "{o}");
             assert_eq!(spec.r#override, o);
@@ -433,7 +463,7 @@ mod tests {
         ];
         for (case, cs, plaintext, no_auth) in cases {
             let r = report(&cs);
-            let obs = Observation::Evaluated { report: &r, annotations: &ann };
+            let obs = Observation::Evaluated { report: &r, annotations: &ann, since: None };
             for (o, want) in [(Override::Plaintext, plaintext), (Override::NoAuth, no_auth)] {
                 let got = plan(target(o), &obs, None, TIMING, now);
                 match (&got, want) {
@@ -451,7 +481,7 @@ mod tests {
         let ann = BTreeMap::new();
         for (o, c) in [(Override::Plaintext, PLAIN), (Override::NoAuth, NOAUTH)] {
             let r = report(&[c]);
-            let obs = Observation::Evaluated { report: &r, annotations: &ann };
+            let obs = Observation::Evaluated { report: &r, annotations: &ann, since: None };
             let spec = opened(o, &[c], &ann, start).spec;
             // Table: (recorded state, last notice, now, expected state, notice due)
             let rows: [(IncidentState, Option<&str>, &str, IncidentState, bool); 7] = [
@@ -580,8 +610,13 @@ mod tests {
         for (case, o, cs, want) in cases {
             let open = if o == Override::Plaintext { &plaintext } else { &no_auth };
             let r = report(&cs);
-            let got =
-                plan(target(o), &Observation::Evaluated { report: &r, annotations: &ann }, Some(open), TIMING, now);
+            let got = plan(
+                target(o),
+                &Observation::Evaluated { report: &r, annotations: &ann, since: None },
+                Some(open),
+                TIMING,
+                now,
+            );
             match (want, &got) {
                 (Some(resolution), Plan::Resolve(r)) if *r == resolution => {}
                 // Undeterminable: the incident stays open, unchanged.
@@ -610,7 +645,7 @@ mod tests {
         // Later a token is added: the no-auth incident resolves, the plaintext one escalates.
         let later = ts("2026-01-01T01:00:00Z");
         let r = report(&[C { auth: T, ..BOTH }]);
-        let obs = Observation::Evaluated { report: &r, annotations: &ann };
+        let obs = Observation::Evaluated { report: &r, annotations: &ann, since: None };
         assert_eq!(
             plan(target(Override::NoAuth), &obs, Some(&no_auth), TIMING, later),
             Plan::Resolve(Resolution::AuthConfigured)
@@ -620,7 +655,7 @@ mod tests {
         // Then the no-auth variable comes back without the token: a new no-auth incident opens
         // (its own start), next to the plaintext one that keeps its own.
         let r = report(&[BOTH]);
-        let obs = Observation::Evaluated { report: &r, annotations: &BTreeMap::new() };
+        let obs = Observation::Evaluated { report: &r, annotations: &BTreeMap::new(), since: None };
         let again = ts("2026-01-01T02:00:00Z");
         let Plan::Open { spec, .. } = plan(target(Override::NoAuth), &obs, None, TIMING, again) else { panic!() };
         assert_eq!((spec.started_at.0, spec.rollback_by.0), (again, ts("2026-01-01T06:00:00Z")));
@@ -654,7 +689,7 @@ mod tests {
         let ann: BTreeMap<String, String> = [(annotations::OWNER.to_string(), "alice".to_string())].into();
         let got = plan(
             target(Override::Plaintext),
-            &Observation::Evaluated { report: &r, annotations: &ann },
+            &Observation::Evaluated { report: &r, annotations: &ann, since: None },
             Some(&old),
             TIMING,
             ts("2026-01-01T01:00:00Z"),

@@ -33,6 +33,25 @@ pub struct Notice {
     pub warning: bool,
     pub reason: String,
     pub note: String,
+    /// The identity of this announcement, when it has a durable one ([`announcement_key`]): its
+    /// Event is named after it, so the same transition decided again (by a successor that never
+    /// saw the record written) is refused by the API server as a copy instead of repeated.
+    pub key: Option<u64>,
+}
+
+/// A stable identity (FNV-1a over the parts, each followed by a 0 byte) for one announcement.
+/// Finding Events use (policy, workload uid, generation, inputs fingerprint, the entry announced
+/// before, the entry announced now, reason): the same transition from the same durable record
+/// gives the same key on every replica of a release (docs/configuration.md, "What was announced").
+pub fn announcement_key(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }
 
 pub const DRIFT_RESOLVED: &str = "DriftResolved";
@@ -70,6 +89,7 @@ pub fn workload(name: &str, before: Option<&Entry>, report: &WorkloadReport) -> 
                 warning: f.severity >= Severity::Warning,
                 reason: f.code.as_str().to_owned(),
                 note: f.message.clone(),
+                key: None,
             });
         }
     }
@@ -82,6 +102,7 @@ pub fn workload(name: &str, before: Option<&Entry>, report: &WorkloadReport) -> 
             warning: false,
             reason: DRIFT_RESOLVED.into(),
             note: format!("Deployment {name} has no NATS transport violation any more"),
+            key: None,
         });
     }
     (after, out)
@@ -103,6 +124,7 @@ pub fn policy(previous: Option<&NatsTransportPolicyStatus>, next: &NatsTransport
         warning: true,
         reason: POLICY_INVALID.into(),
         note: now.message.clone(),
+        key: None,
     })
 }
 
@@ -138,6 +160,7 @@ pub fn incident(about: &About<'_>, recorded: Option<IncidentState>, plan: &Plan)
         warning,
         reason: reason.to_owned(),
         note,
+        key: None,
     };
     let subject = about.subject();
     let mut out = Vec::new();
@@ -217,6 +240,19 @@ fn describe(resolution: Resolution) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn announcement_keys_are_stable_and_tell_transitions_apart() {
+        let k = |parts: &[&str]| announcement_key(parts);
+        // The same parts, the same key (on every replica).
+        assert_eq!(
+            k(&["p", "uid", "1", "fp", "", "!PlaintextTransport", "PlaintextTransport"]),
+            k(&["p", "uid", "1", "fp", "", "!PlaintextTransport", "PlaintextTransport"])
+        );
+        assert_ne!(k(&["ab", "c"]), k(&["a", "bc"]), "parts are separated");
+        assert_ne!(k(&["p", "uid", "1", "fp", "", "!X", "X"]), k(&["p", "uid", "2", "fp", "", "!X", "X"]));
+        assert_ne!(k(&["p", "uid", "1", "fp", "", "!X", "X"]), k(&["p", "uid", "1", "fp", "Y", "!X,Y", "X"]));
+    }
     use crate::findings::{Code, Finding};
     use crate::report::ContainerReport;
 

@@ -32,6 +32,10 @@ pub trait World {
     fn workload(&self, name: &str) -> Option<Arc<SlimWorkload>>;
     /// ConfigMaps as evaluation reads them.
     fn configmaps(&self) -> &dyn ConfigMapLookup;
+    /// Since when this replica has seen `w`, the ConfigMap values it reads and `policy`'s
+    /// generation as they are now: what `w` is judged to be has held at least since then (an
+    /// override in use since then was first observed then, led or not).
+    fn observed_since(&self, w: &SlimWorkload, policy: &str) -> Option<Timestamp>;
     /// Feeds the values of the ConfigMap keys `w` can reach into `h` (for its fingerprint).
     fn hash_configmaps(&self, w: &SlimWorkload, h: &mut DefaultHasher);
 }
@@ -171,11 +175,19 @@ pub fn plan(
                 report
             }
         };
-        let (entry, notices) = notices::workload(name, state.record.get(name), &report);
+        let before = state.record.get(name).map(|e| e.encode()).unwrap_or_default();
+        let (entry, mut notices) = notices::workload(name, state.record.get(name), &report);
+        let after = entry.as_ref().map(|e| e.encode()).unwrap_or_default();
+        let (generation_text, inputs) = (w.generation().to_string(), fingerprint.to_string());
+        for n in &mut notices {
+            let parts = [policy.name, w.uid(), &generation_text, &inputs, &before, &after, &n.reason];
+            n.key = Some(notices::announcement_key(&parts));
+        }
         state.record.decide(name, entry, notices.len() as u32);
         out.notices.extend(notices);
 
-        let observation = Observation::Evaluated { report: &report, annotations: w.annotations() };
+        let since = world.observed_since(&w, policy.name);
+        let observation = Observation::Evaluated { report: &report, annotations: w.annotations(), since };
         let generation = w.generation();
         for (o, incident) in Override::ALL.into_iter().zip(incidents) {
             let target = Target { policy: policy.name, deployment: name, uid: w.uid(), r#override: o };
@@ -194,7 +206,8 @@ pub fn plan(
             continue;
         }
         let report = e.summary.report();
-        let observation = Observation::Evaluated { report: &report, annotations: w.annotations() };
+        let since = world.observed_since(&w, policy.name);
+        let observation = Observation::Evaluated { report: &report, annotations: w.annotations(), since };
         for o in Override::ALL {
             if planned.contains(&(e.uid.clone(), o)) || by_target.contains_key(&(e.uid.as_str(), o)) {
                 continue;
@@ -230,7 +243,7 @@ pub fn plan(
         let plan = match (&current, indexed) {
             (Some(w), Some(e)) => {
                 let report = e.summary.report();
-                let observation = Observation::Evaluated { report: &report, annotations: w.annotations() };
+                let observation = Observation::Evaluated { report: &report, annotations: w.annotations(), since: None };
                 lifecycle::plan(target, &observation, Some(incident), timing, now)
             }
             (Some(_), None) => lifecycle::plan(target, &Observation::OutOfScope, Some(incident), timing, now),
@@ -349,6 +362,7 @@ mod tests {
         workloads: BTreeMap<String, Arc<SlimWorkload>>,
         cms: ConfigMaps,
         lookups: Cell<usize>,
+        since: Option<Timestamp>,
     }
 
     impl World for Fake {
@@ -361,6 +375,9 @@ mod tests {
         }
         fn configmaps(&self) -> &dyn ConfigMapLookup {
             &self.cms
+        }
+        fn observed_since(&self, _: &SlimWorkload, _: &str) -> Option<Timestamp> {
+            self.since
         }
         fn hash_configmaps(&self, w: &SlimWorkload, h: &mut DefaultHasher) {
             for (cm, key) in w.needs.pairs() {
@@ -394,7 +411,7 @@ mod tests {
                 (name, w)
             })
             .collect();
-        Fake { workloads, cms: ConfigMaps { complete: true, ..Default::default() }, lookups: Cell::new(0) }
+        Fake { workloads, cms: ConfigMaps { complete: true, ..Default::default() }, lookups: Cell::new(0), since: None }
     }
 
     fn run(state: &mut PolicyState, touched: Touched, world: &Fake) -> Planned {

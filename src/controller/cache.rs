@@ -13,6 +13,7 @@ use crate::slim::{
     ANNOTATION_PREFIX, ConfigMapRecord, DeploymentRecord, Interner, Relevance, SlimConfigMap, SlimWorkload,
 };
 use crate::workload::PodEnv;
+use k8s_openapi::jiff::Timestamp;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -39,12 +40,16 @@ pub struct Namespace {
     wanted: HashMap<Arc<str>, HashMap<Arc<str>, u32>>,
     /// The policies of this namespace.
     policies: Vec<String>,
+    /// Per policy: its generation and when this replica first saw that generation.
+    policy_since: HashMap<String, (i64, Timestamp)>,
 }
 
-/// A cached record, with the list it was last seen in (a re-list drops what it did not see).
+/// A cached record, with the list it was last seen in (a re-list drops what it did not see) and
+/// since when this replica has seen it as it is now (what evaluation reads of it).
 struct Held<T> {
     value: Arc<T>,
     list: u64,
+    since: Timestamp,
 }
 
 #[derive(Default)]
@@ -344,12 +349,23 @@ impl Cache {
         let all = self.policies.state();
         let relevance = Relevance::of(all.iter().map(|p| &p.spec));
         let mut data = self.write();
-        for n in data.namespaces.values_mut() {
+        let now = Timestamp::now();
+        let mut since: HashMap<String, HashMap<String, (i64, Timestamp)>> = HashMap::new();
+        for (ns, n) in data.namespaces.iter_mut() {
             n.policies.clear();
+            since.insert(ns.clone(), std::mem::take(&mut n.policy_since));
         }
         for p in &all {
             if let Some(ns) = p.namespace() {
-                data.namespaces.entry(ns).or_default().policies.push(p.name_any());
+                let generation = p.metadata.generation.unwrap_or_default();
+                let seen = since
+                    .get(&ns)
+                    .and_then(|s| s.get(&p.name_any()))
+                    .filter(|(g, _)| *g == generation)
+                    .map_or(now, |(_, t)| *t);
+                let n = data.namespaces.entry(ns).or_default();
+                n.policies.push(p.name_any());
+                n.policy_since.insert(p.name_any(), (generation, seen));
             }
         }
         // Fewer names: what is kept is more than enough, and stays.
@@ -429,11 +445,12 @@ impl Cache {
             if unchanged {
                 // Kept current (its generation names new incidents), but nothing to look at.
                 if let Some(h) = n.workloads.get_mut(&name) {
-                    *h = Held { value: slim, list };
+                    *h = Held { value: slim, list, since: h.since };
                 }
                 return;
             }
-            if let Some(old) = n.workloads.insert(name.clone(), Held { value: slim.clone(), list }) {
+            let held = Held { value: slim.clone(), list, since: Timestamp::now() };
+            if let Some(old) = n.workloads.insert(name.clone(), held) {
                 n.forget_needs(&name, &old.value);
             }
             n.add_needs(&slim.meta.name, &slim);
@@ -503,8 +520,10 @@ impl Cache {
             let n = data.namespaces.entry(ns.clone()).or_default();
             let wanted = n.wanted.get(name.as_str());
             let slim = SlimConfigMap::of(record.data, |k| wanted.is_some_and(|w| w.contains_key(k)));
-            let same = n.configmaps.get(&name).is_some_and(|h| h.value.data == slim.data);
-            n.configmaps.insert(name.clone(), Held { value: Arc::new(slim), list });
+            let kept = n.configmaps.get(&name).filter(|h| h.value.data == slim.data).map(|h| h.since);
+            let same = kept.is_some();
+            let since = kept.unwrap_or_else(Timestamp::now);
+            n.configmaps.insert(name.clone(), Held { value: Arc::new(slim), list, since });
             if same {
                 return false;
             }
@@ -661,6 +680,18 @@ impl World for View<'_> {
 
     fn configmaps(&self) -> &dyn ConfigMapLookup {
         self
+    }
+
+    fn observed_since(&self, w: &SlimWorkload, policy: &str) -> Option<Timestamp> {
+        let n = self.ns()?;
+        let mut since = n.workloads.get(&*w.meta.name)?.since;
+        since = since.max(n.policy_since.get(policy)?.1);
+        for (cm, _) in w.needs.maps.iter() {
+            if let Some(h) = n.configmaps.get(&**cm) {
+                since = since.max(h.since);
+            }
+        }
+        Some(since)
     }
 
     fn hash_configmaps(&self, w: &SlimWorkload, h: &mut DefaultHasher) {

@@ -23,7 +23,9 @@ pub struct Reporter {
     pub instance: String,
 }
 
-/// Create the Event for `notice` about `regarding`.
+/// Create the Event for `notice` about `regarding`. A notice with a key gets the Event name
+/// `<regarding>.<key>`, and an Event of that name already there counts as sent: it is this
+/// announcement, sent by a replica whose record of it was never written.
 pub async fn send(
     client: &Client,
     reporter: &Reporter,
@@ -38,7 +40,10 @@ pub async fn send(
     let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let event = Event {
         metadata: ObjectMeta {
-            name: Some(format!("{stem}.{:x}{sequence:x}", now.as_nanosecond())),
+            name: Some(match notice.key {
+                Some(key) => format!("{stem}.{key:016x}"),
+                None => format!("{stem}.{:x}{sequence:x}", now.as_nanosecond()),
+            }),
             namespace: Some(ns.clone()),
             ..Default::default()
         },
@@ -53,8 +58,13 @@ pub async fn send(
         type_: Some(if notice.warning { "Warning" } else { "Normal" }.into()),
         ..Default::default()
     };
-    Api::<Event>::namespaced(client.clone(), &ns).create(&PostParams::default(), &event).await?;
-    Ok(())
+    match Api::<Event>::namespaced(client.clone(), &ns).create(&PostParams::default(), &event).await {
+        Err(kube::Error::Api(status)) if status.code == 409 && notice.key.is_some() => {
+            tracing::debug!(event = ?event.metadata.name, "Event already sent");
+            Ok(())
+        }
+        other => other.map(drop),
+    }
 }
 
 /// A reference to an object that may no longer be in any cache (a deleted Deployment, a

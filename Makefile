@@ -5,6 +5,8 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 CP := hack/controlplane.sh
+# Stops whatever control plane an interrupted fault-suite run left behind (by pid, per state dir).
+FAULTS_DOWN := for d in target/tmp/faults-cp/*/; do [[ -d $$d ]] && NATSGUARD_CP_DIR=$${d%/} $(CP) down >/dev/null 2>&1; done; true
 
 .PHONY: help test demo controlplane-up controlplane-down controlplane-status crds bench-check bench-operator
 
@@ -19,13 +21,17 @@ help:
 # first failure's exit code is kept. The Rust tests are compiled first: a compile error shows up
 # before the (long, first time) Go build. cargo test runs last so its summary closes the output.
 test:
-	@start=$$SECONDS; cargo test --locked --no-run; echo "[make test] Rust tests compiled in $$((SECONDS - start)) s"
+	@start=$$SECONDS; cargo test --locked --no-run; cargo test --locked --no-run --test e2e_faults; echo "[make test] Rust tests compiled in $$((SECONDS - start)) s"
 	@echo "[make test] static release binary (hack/build-static.sh)"; hack/build-static.sh
 	@echo "[make test] the demo, to the end and interrupted (hack/test-demo.sh)"; hack/test-demo.sh
-	@trap '$(CP) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	@trap '$(CP) down; $(FAULTS_DOWN)' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	kubeconfig_line=$$($(CP) up); eval "$$kubeconfig_line"; rc=0; \
 	echo "[make test] chart, Argo CD health checks, examples, kubectl experience (hack/test-ship.sh)"; \
 	NATSGUARD_BIN=$$PWD/target/debug/natsguard hack/test-ship.sh || rc=$$?; \
+	echo "[make test] fault-injection suite on control planes of its own (tests/e2e_faults.rs, a few minutes)"; \
+	start=$$SECONDS; \
+	cargo test --locked --test e2e_faults -- --nocapture --test-threads=1 || rc=$$?; \
+	echo "[make test] fault-injection suite finished in $$((SECONDS - start)) s"; \
 	echo "[make test] running cargo test --locked --no-fail-fast against $$KUBECONFIG"; \
 	start=$$SECONDS; \
 	cargo test --locked --no-fail-fast || rc=$$?; \

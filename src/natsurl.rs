@@ -69,15 +69,9 @@ impl fmt::Display for Scheme {
 /// well-formed scheme name, so it is safe to show.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    /// A syntactically valid scheme that the NATS client does not speak (e.g. `http`).
-    #[error("unsupported scheme `{0}` (use nats, tls, ws or wss)")]
-    UnsupportedScheme(String),
     /// Text before `://` that is not a scheme at all.
     #[error("malformed scheme")]
     MalformedScheme,
-    /// No host between `://` and the port or path.
-    #[error("missing host")]
-    MissingHost,
     /// Characters a URL host cannot contain (spaces, `/` inside brackets, unbalanced brackets, ...).
     #[error("malformed host")]
     MalformedHost,
@@ -87,6 +81,29 @@ pub enum UrlError {
     /// Userinfo with characters a URL cannot carry unescaped.
     #[error("malformed userinfo")]
     MalformedUserinfo,
+}
+
+/// Why an entry that nats.go accepts into its pool is still wrong: it can never be dialled, or it
+/// works only by accident. Carries no text from the value except a well-formed scheme name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Flaw {
+    /// A scheme nats.go does not know; it ignores it and dials plain TCP.
+    #[error("unsupported scheme `{0}` (nats.go ignores it and dials plaintext TCP; use nats, tls, ws or wss)")]
+    UnsupportedScheme(String),
+    /// No host: nats.go dials this machine (the pod itself).
+    #[error("missing host (nats.go would dial the pod itself)")]
+    MissingHost,
+    /// Port 0 or above 65535: every dial fails.
+    #[error("port out of range (must be 1 to 65535), so the entry can never be dialled")]
+    PortOutOfRange,
+    /// A path, query or fragment without a port: the client appends the default port to the text,
+    /// where it lands in the path, so the dial gets no port.
+    #[error("a path without a port (the client's default port lands in the path), so the entry can never be dialled")]
+    PathWithoutPort,
+    /// A host name Go's resolver will not look up (not a DNS name: non-ASCII, `!`, a label over 63
+    /// characters, a `:` outside brackets, ...).
+    #[error("a host name the resolver will not look up (use an ASCII DNS name, punycode, or an IP address)")]
+    UnresolvableHost,
 }
 
 /// A successfully parsed server entry.
@@ -103,6 +120,11 @@ pub struct ServerUrl {
     pub port: Option<u16>,
     /// Whether the entry carries userinfo (`user:pass@`).
     pub has_userinfo: bool,
+    /// Whether a dial can ever reach it. nats.go accepts the entry into its pool either way (its
+    /// scheme still counts for TLS) and, when the dial fails, tries the next server.
+    pub dialable: bool,
+    /// What is wrong with it although nats.go accepts it (an `InvalidURL` finding names it).
+    pub flaw: Option<Flaw>,
 }
 
 /// One comma-separated entry, as the client reads it.
@@ -153,14 +175,32 @@ pub struct UrlAnalysis {
 }
 
 impl UrlAnalysis {
-    /// Entries that the client cannot use.
+    /// Entries that are wrong: the client refuses them, can never dial them, or reads them only by
+    /// accident (an unknown scheme, no host). `InvalidURL` names them.
     pub fn invalid(&self) -> impl Iterator<Item = &UrlEntry> {
-        self.entries.iter().filter(|e| e.parsed.is_err())
+        self.entries.iter().filter(|e| e.parsed.as_ref().map_or(true, |u| u.flaw.is_some()))
+    }
+
+    /// Why an invalid entry is wrong, as safe text.
+    pub fn why(entry: &UrlEntry) -> String {
+        match &entry.parsed {
+            Err(e) => format!("{e}, which the client refuses"),
+            Ok(u) => u.flaw.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }
     }
 
     /// Whether the client refuses the value outright.
     pub fn refused(&self) -> bool {
-        self.mixed_websocket || self.entries.iter().any(|e| e.parsed.is_err())
+        // A parse error or a websocket mix refuses the list; an entry nats.go parses but can never
+        // dial only loses that server (an empty host cannot be dialled over TLS: no name to verify).
+        let dialable = self
+            .entries
+            .iter()
+            .filter_map(|e| e.parsed.as_ref().ok())
+            .any(|u| u.dialable && !(self.encrypted && u.host.is_empty()));
+        self.mixed_websocket
+            || self.entries.iter().any(|e| e.parsed.is_err())
+            || (!self.entries.is_empty() && !dialable)
     }
 
     /// What the client does with the value.
@@ -265,34 +305,61 @@ fn parse_entry(entry: &str) -> Result<ServerUrl, UrlError> {
         return Err(UrlError::MalformedScheme);
     }
     let lower = scheme_raw.to_ascii_lowercase();
-    let scheme = Scheme::from_lowercase(&lower).ok_or_else(|| {
-        let shown: String = lower.chars().take(MAX_SHOWN_SCHEME).collect();
-        UrlError::UnsupportedScheme(shown)
-    })?;
+    // nats.go speaks NATS over TCP for every scheme but ws/wss; only tls/wss switch TLS on.
+    let known = Scheme::from_lowercase(&lower);
+    let scheme = known.unwrap_or(Scheme::Nats);
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
+    let has_path = authority_end < rest.len();
     let (userinfo, hostport) = match authority.rfind('@') {
         Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
         None => (None, authority),
     };
     if let Some(ui) = userinfo
-        && !ui.chars().all(valid_userinfo_char)
+        && (!ui.chars().all(valid_userinfo_char) || !escapes_ok(ui, false))
     {
         return Err(UrlError::MalformedUserinfo);
     }
-    let (host, port_text) = split_host_port(hostport)?;
-    if host.is_empty() {
-        return Err(UrlError::MissingHost);
+    let (host, port_text, bracketed) = split_host_port(hostport)?;
+    if !bracketed && !escapes_ok(host, true) {
+        return Err(UrlError::MalformedHost);
     }
     let port = match port_text {
         None | Some("") => None,
-        Some(p) => Some(parse_port(p)?),
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => parse_port(p).ok(),
+        Some(_) => return Err(UrlError::InvalidPort),
     };
-    Ok(ServerUrl { scheme, implicit_scheme, host: host.to_string(), port, has_userinfo: userinfo.is_some() })
+    let port_ok = port.is_some() || port_text.is_none_or(str::is_empty);
+    // An empty host dials this machine; an IP literal needs no lookup; a name must be one Go's
+    // resolver is willing to look up.
+    let host_ok = bracketed || host.is_empty() || host.parse::<std::net::Ipv4Addr>().is_ok() || is_domain_name(host);
+    // The client (the version Cordum pins, docs/natsgo-differential.md) appends the default port
+    // to the text when the entry has none: behind a path, the dial gets no port.
+    let path_ok = port.is_some() || !has_path;
+    let flaw = if !port_ok {
+        Some(Flaw::PortOutOfRange)
+    } else if !path_ok {
+        Some(Flaw::PathWithoutPort)
+    } else if !host_ok {
+        Some(Flaw::UnresolvableHost)
+    } else if host.is_empty() {
+        Some(Flaw::MissingHost)
+    } else {
+        known.is_none().then(|| Flaw::UnsupportedScheme(lower.chars().take(MAX_SHOWN_SCHEME).collect()))
+    };
+    Ok(ServerUrl {
+        scheme,
+        implicit_scheme,
+        host: host.to_string(),
+        port,
+        has_userinfo: userinfo.is_some(),
+        dialable: port_ok && host_ok && path_ok,
+        flaw,
+    })
 }
 
 /// Split `host[:port]` / `[v6][:port]`, validating the host characters as Go's `net/url` does.
-fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
+fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>, bool), UrlError> {
     if let Some(after_bracket) = hostport.strip_prefix('[') {
         let close = after_bracket.find(']').ok_or(UrlError::MalformedHost)?;
         let host = &after_bracket[..close];
@@ -305,8 +372,8 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
             return Err(UrlError::MalformedHost);
         }
         return match tail.strip_prefix(':') {
-            Some(p) => Ok((host, Some(p))),
-            None if tail.is_empty() => Ok((host, None)),
+            Some(p) => Ok((host, Some(p), true)),
+            None if tail.is_empty() => Ok((host, None, true)),
             None => Err(UrlError::MalformedHost),
         };
     }
@@ -314,14 +381,50 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>), UrlError> {
         Some(i) => (&hostport[..i], Some(&hostport[i + 1..])),
         None => (hostport, None),
     };
-    if host.contains(':') || !host.chars().all(valid_host_char) {
-        return Err(if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
-            UrlError::InvalidPort
-        } else {
-            UrlError::MalformedHost
-        });
+    if port.is_some_and(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(UrlError::InvalidPort);
     }
-    Ok((host, port))
+    // A ':' left in the host (`::1:4222`) parses; only the dial fails (`is_domain_name`).
+    if !host.chars().all(|c| c == ':' || valid_host_char(c)) {
+        return Err(UrlError::MalformedHost);
+    }
+    Ok((host, port, false))
+}
+
+/// Go's `net/url` escapes: `%` and two hex digits; in a host only `%25` or a non-ASCII byte.
+fn escapes_ok(s: &str, host: bool) -> bool {
+    let b = s.as_bytes();
+    let hex = |c: u8| c.is_ascii_hexdigit();
+    b.iter().enumerate().filter(|(_, c)| **c == b'%').all(|(i, _)| {
+        i + 2 < b.len() && hex(b[i + 1]) && hex(b[i + 2]) && (!host || b[i + 1] >= b'8' || &b[i..i + 3] == b"%25")
+    })
+}
+
+/// Go's resolver looks up only DNS names (`isDomainName`): letters, digits, `-`, `_`, labels of
+/// 1 to 63 bytes not starting with `-` nor ending with `-`, at most 253 bytes, not all digits.
+fn is_domain_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 254 || (b.len() == 254 && b[253] != b'.') {
+        return false;
+    }
+    let (mut last, mut non_numeric, mut part) = (b'.', false, 0usize);
+    for &c in b {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                non_numeric = true;
+                part += 1;
+            }
+            b'0'..=b'9' => part += 1,
+            b'-' if last != b'.' => {
+                non_numeric = true;
+                part += 1;
+            }
+            b'.' if last != b'.' && last != b'-' && (1..=63).contains(&part) => part = 0,
+            _ => return false,
+        }
+        last = c;
+    }
+    last != b'-' && part <= 63 && non_numeric
 }
 
 fn parse_port(p: &str) -> Result<u16, UrlError> {
@@ -494,30 +597,59 @@ mod tests {
 
     #[test]
     fn client_rejects_garbage() {
+        // What Go's URL parser refuses: the client refuses the whole list.
         for (raw, err) in [
-            ("http://h:80", UrlError::UnsupportedScheme("http".into())),
-            ("HTTPS://h", UrlError::UnsupportedScheme("https".into())),
             ("://h", UrlError::MalformedScheme),
             ("1nats://h", UrlError::MalformedScheme),
             ("na ts://h", UrlError::MalformedScheme),
-            ("nats://:4222", UrlError::MissingHost),
-            ("nats://user:pw@", UrlError::MissingHost),
-            ("nats://h:0", UrlError::InvalidPort),
-            ("nats://h:65536", UrlError::InvalidPort),
-            ("nats://h:99999999999999999999", UrlError::InvalidPort),
             ("nats://h:abc", UrlError::InvalidPort),
             ("nats://h:-1", UrlError::InvalidPort),
             ("h:port", UrlError::InvalidPort),
             ("nats://[::1", UrlError::MalformedHost),
             ("nats://[::1]x", UrlError::MalformedHost),
             ("nats://[zz]:1", UrlError::MalformedHost),
-            ("nats://::1:4222", UrlError::MalformedHost),
             ("nats://h st:4222", UrlError::MalformedHost),
             ("nats://h|x", UrlError::MalformedHost),
+            ("nats://h%zz:4222", UrlError::MalformedHost),
+            ("nats://h%41:4222", UrlError::MalformedHost),
             ("nats://us er:pw@h", UrlError::MalformedUserinfo),
+            ("nats://u:p%zz@h:4222", UrlError::MalformedUserinfo),
         ] {
             assert_eq!(one(raw), Err(err), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn flawed_entries_parse_but_are_named() {
+        // What nats.go accepts into its pool but can never dial, or reads only by accident.
+        for (raw, flaw, dialable) in [
+            ("http://h:80", Flaw::UnsupportedScheme("http".into()), true),
+            ("HTTPS://h", Flaw::UnsupportedScheme("https".into()), true),
+            ("nats://:4222", Flaw::MissingHost, true),
+            ("nats://user:pw@", Flaw::MissingHost, true),
+            ("nats://h:0", Flaw::PortOutOfRange, false),
+            ("nats://h:65536", Flaw::PortOutOfRange, false),
+            ("nats://h:99999999999999999999", Flaw::PortOutOfRange, false),
+            ("nats://h/path", Flaw::PathWithoutPort, false),
+            ("wss://nats.example.com/ws", Flaw::PathWithoutPort, false),
+            ("tls:/nats", Flaw::PathWithoutPort, false),
+            ("nats://::1:4222", Flaw::UnresolvableHost, false),
+            ("nats://ñ:4222", Flaw::UnresolvableHost, false),
+            ("nats://a!b:4222", Flaw::UnresolvableHost, false),
+            ("nats://-a:4222", Flaw::UnresolvableHost, false),
+        ] {
+            let u = one(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}"));
+            assert_eq!((u.flaw, u.dialable), (Some(flaw), dialable), "{raw:?}");
+        }
+        let u = one("nats://h:4222/path").unwrap();
+        assert_eq!((u.flaw, u.dialable), (None, true), "a port before the path is fine");
+        assert_eq!(client_outcome("http://a"), ClientOutcome::Plaintext, "nats.go ignores the scheme");
+        assert_eq!(
+            client_outcome("tls://h:0,nats://b:4222"),
+            ClientOutcome::Encrypted,
+            "an undialable tls entry still encrypts"
+        );
+        assert_eq!(client_outcome("nats://h:0"), ClientOutcome::Refused, "nothing dialable");
     }
 
     #[test]
@@ -554,7 +686,7 @@ mod tests {
             ("wss://a,b:4222", true, true, false),
             ("ws://a,b:4222", false, false, false),
             ("b:4222,ws://a", false, false, true),
-            ("tls://a,http://b", true, false, false),
+            ("tls://a,http://b", true, true, false),
             ("http://a", false, false, false),
         ] {
             let a = analyze(raw);

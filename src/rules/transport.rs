@@ -164,10 +164,7 @@ pub fn client_findings(spec: &NatsTransportPolicySpec, role: &Role<'_>, url: &Ur
     let mut problems: Vec<String> = a
         .invalid()
         .take(MAX_LISTED)
-        .map(|e| {
-            let why = e.parsed.as_ref().err().map(ToString::to_string).unwrap_or_default();
-            format!("entry {} {}: {why}", e.index, shown(&e.redacted))
-        })
+        .map(|e| format!("entry {} {}: {}", e.index, shown(&e.redacted), UrlAnalysis::why(e)))
         .collect();
     let more = a.invalid().count().saturating_sub(MAX_LISTED);
     if more > 0 {
@@ -177,17 +174,21 @@ pub fn client_findings(spec: &NatsTransportPolicySpec, role: &Role<'_>, url: &Ur
         problems.push("it names no server at all".to_owned());
     }
     if a.mixed_websocket {
-        problems.push("it mixes websocket (ws, wss) and non-websocket entries".to_owned());
+        problems.push("it mixes websocket (ws, wss) and non-websocket entries, which the client refuses".to_owned());
     }
     if !problems.is_empty() {
+        let effect = if a.refused() {
+            format!("the NATS client refuses it in every environment, so {}", role.image.on_refusal())
+        } else {
+            "the NATS client skips or misreads those entries in every environment".to_owned()
+        };
         out.push(
             Code::InvalidUrl,
             Severity::Violation,
             format!(
-                "{} is not a usable NATS server list ({}); the NATS client refuses it in every environment, so {}; use entries like tls://host:4222",
+                "{} is not a usable NATS server list ({}); {effect}; use entries like tls://host:4222",
                 url.describe(),
                 problems.join("; "),
-                role.image.on_refusal()
             ),
         );
     } else if a.mixed {

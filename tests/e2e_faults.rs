@@ -295,23 +295,34 @@ fn warnings_since(log: &str, from: usize) -> Vec<Value> {
         .collect()
 }
 
-/// The chart's namespaced rules (charts/natsguard/templates/_helpers.tpl), with or without
-/// `create` on incidents.
+/// The chart's namespaced rules (the `natsguard.rules` block of
+/// charts/natsguard/templates/_helpers.tpl, plain YAML inside the template), with or without
+/// `create` on incidents, and the Lease rule.
 fn operator_rules(create_incidents: bool) -> Value {
-    let incident_verbs: Vec<&str> = ["get", "list", "watch", "create", "patch", "delete"]
-        .into_iter()
-        .filter(|v| create_incidents || *v != "create")
-        .collect();
-    json!([
-        { "apiGroups": ["natsguard.io"], "resources": ["natstransportpolicies"], "verbs": ["get", "list", "watch"] },
-        { "apiGroups": ["natsguard.io"], "resources": ["natstransportpolicies/status"], "verbs": ["get", "patch"] },
-        { "apiGroups": ["natsguard.io"], "resources": ["natstransportincidents"], "verbs": incident_verbs },
-        { "apiGroups": ["natsguard.io"], "resources": ["natstransportincidents/status"], "verbs": ["get", "patch"] },
-        { "apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"] },
-        { "apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"] },
-        { "apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] },
-        { "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"] }
-    ])
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/natsguard/templates/_helpers.tpl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let block = text
+        .split_once("{{- define \"natsguard.rules\" -}}")
+        .and_then(|(_, rest)| rest.split_once("{{- end -}}"))
+        .map(|(block, _)| block)
+        .unwrap_or_else(|| panic!("no natsguard.rules block in {}", path.display()));
+    let docs: Vec<Value> = serde_saphyr::from_multiple(block).expect("the chart's rules are YAML");
+    let Some(Value::Array(mut rules)) = docs.into_iter().next() else { panic!("the chart's rules are not a list") };
+    let mut revocable = false;
+    for rule in &mut rules {
+        let incidents = rule["resources"].as_array().is_some_and(|r| r.iter().any(|r| r == "natstransportincidents"));
+        if let (true, Some(verbs)) = (incidents, rule["verbs"].as_array_mut()) {
+            revocable |= verbs.iter().any(|v| v == "create");
+            if !create_incidents {
+                verbs.retain(|v| v != "create");
+            }
+        }
+    }
+    assert!(revocable, "the chart grants no create on natstransportincidents: nothing to revoke");
+    rules.push(
+        json!({ "apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"] }),
+    );
+    Value::Array(rules)
 }
 
 /// Pieces of credentials that must never be shown anywhere.

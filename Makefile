@@ -8,7 +8,7 @@ CP := hack/controlplane.sh
 # Stops whatever control plane an interrupted fault-suite run left behind (by pid, per state dir).
 FAULTS_DOWN := for d in target/tmp/faults-cp/*/; do [[ -d $$d ]] && NATSGUARD_CP_DIR=$${d%/} $(CP) down >/dev/null 2>&1; done; true
 
-.PHONY: help test demo controlplane-up controlplane-down controlplane-status crds bench-check bench-operator
+.PHONY: help test demo controlplane-up controlplane-down controlplane-status crds bench-check bench-operator bench-admission
 
 help:
 	@echo "make demo                 local control plane + operator: watch an override incident go Active, Overdue, Resolved"
@@ -20,14 +20,26 @@ help:
 # The control plane is stopped whatever happens (test failure, Ctrl-C); every suite runs and the
 # first failure's exit code is kept. The Rust tests are compiled first: a compile error shows up
 # before the (long, first time) Go build. cargo test runs last so its summary closes the output.
+# The Go-built tools (etcd, kube-apiserver, then kubectl, helm, promtool, crane) are built up front, each
+# with its own progress lines and timing, and cached outside the repository (hack/lib/gotool.sh).
+# Every suite uses the kubectl built from the control plane's own Kubernetes module (KUBECTL).
 test:
 	@start=$$SECONDS; cargo test --locked --no-run; echo "[make test] Rust tests compiled in $$((SECONDS - start)) s"
 	@echo "[make test] static release binary (hack/build-static.sh)"; hack/build-static.sh
-	@echo "[make test] the demo, to the end and interrupted (hack/test-demo.sh)"; hack/test-demo.sh
+	@echo "[make test] etcd and kube-apiserver (hack/controlplane.sh build)"; start=$$SECONDS; \
+	$(CP) build; echo "[make test] control plane binaries ready in $$((SECONDS - start)) s"
+	@for t in kubectl helm promtool crane; do \
+	  echo "[make test] $$t (hack/$$t.sh)"; start=$$SECONDS; \
+	  hack/$$t.sh --print-path >/dev/null; echo "[make test] $$t ready in $$((SECONDS - start)) s"; \
+	done
+	@echo "[make test] the demo, to the end and interrupted (hack/test-demo.sh)"; start=$$SECONDS; \
+	KUBECTL=$$(hack/kubectl.sh --print-path) hack/test-demo.sh; echo "[make test] demo test finished in $$((SECONDS - start)) s"
 	@trap '$(CP) down; $(FAULTS_DOWN)' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	kubeconfig_line=$$($(CP) up); eval "$$kubeconfig_line"; rc=0; \
-	echo "[make test] chart, Argo CD health checks, examples, kubectl experience (hack/test-ship.sh)"; \
-	NATSGUARD_BIN=$$PWD/target/debug/natsguard hack/test-ship.sh || rc=$$?; \
+	export KUBECTL=$$(hack/kubectl.sh --print-path); \
+	echo "[make test] alerts, chart, Argo CD health checks, examples, kubectl experience, image (hack/test-ship.sh)"; \
+	start=$$SECONDS; NATSGUARD_BIN=$$PWD/target/debug/natsguard hack/test-ship.sh || rc=$$?; \
+	echo "[make test] hack/test-ship.sh finished in $$((SECONDS - start)) s"; \
 	echo "[make test] fault-injection suite on control planes of its own (tests/e2e_faults.rs, a few minutes)"; \
 	start=$$SECONDS; \
 	cargo test --locked --test e2e_faults -- --nocapture --test-threads=1 || rc=$$?; \
@@ -60,3 +72,6 @@ bench-check:
 
 bench-operator:
 	hack/bench-operator.sh
+
+bench-admission:
+	hack/bench-admission.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Build the static release binary that the container image ships, and prove it: it must be statically
-# linked (no ELF interpreter, no shared libraries) and `natsguard version` must run.
-# These are the same steps as the Dockerfile's build stage, runnable without a container engine.
+# Build the static release binary that the container image ships (hack/image.sh puts it in the image),
+# and prove it: it must be statically linked (no ELF interpreter, no shared libraries) and
+# `natsguard version` must run.
 #
 #   hack/build-static.sh            # builds, verifies, prints the binary's path on the last line
 #   NATSGUARD_STATIC=glibc hack/build-static.sh   # force the static glibc fallback

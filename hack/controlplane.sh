@@ -27,6 +27,9 @@ CHECKOUT_KEY=$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)
 STATE=${NATSGUARD_CP_DIR:-${TMPDIR:-/tmp}/natsguard-cp-${CHECKOUT_KEY}}
 READY_TIMEOUT=${NATSGUARD_CP_READY_TIMEOUT:-180}
 
+# shellcheck source=lib/k8s-version.sh
+source "$ROOT/hack/lib/k8s-version.sh"
+
 K8S_DIR=$ROOT/hack/tools/kubernetes
 ETCD_DIR=$ROOT/hack/tools/etcd
 
@@ -139,11 +142,8 @@ build_one() {
 }
 
 cmd_build() {
-  local minor=${K8S_VERSION#v1.}
-  minor=${minor%%.*}
-  local pkgv=k8s.io/component-base/version
-  local ldflags="-s -w -X $pkgv.gitVersion=$K8S_VERSION -X $pkgv.gitMajor=1 -X $pkgv.gitMinor=$minor"
-  ldflags+=" -X $pkgv.gitTreeState=clean -X $pkgv.buildDate=1970-01-01T00:00:00Z"
+  local ldflags
+  ldflags=$(k8s_version_ldflags "$K8S_VERSION")
   build_one etcd "$ETCD_DIR" go.etcd.io/etcd/server/v3 "$ETCD_BIN" "etcd Version: ${ETCD_VERSION#v}" "-s -w"
   build_one kube-apiserver "$K8S_DIR" k8s.io/kubernetes/cmd/kube-apiserver "$APISERVER_BIN" \
     "Kubernetes $K8S_VERSION" "$ldflags"

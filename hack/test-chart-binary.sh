@@ -12,6 +12,9 @@
 #   - --namespace scopes it: a policy in another namespace is left alone;
 #   - the liveness and readiness probe paths answer 200 on the chart's port (readiness once synced);
 #   - /metrics declares the natsguard_* metrics the PrometheusRule alerts use;
+#   - the admission webhook (--webhook-addr, --webhook-tls-dir) serves HTTPS with the chart-generated
+#     certificate (the rendered Secret, written where the Deployment mounts it), verified with the
+#     rendered caBundle for the Service name the registration calls, and answers an AdmissionReview;
 #   - SIGTERM (what the kubelet sends) makes it exit 0 within the chart's terminationGracePeriodSeconds.
 #
 #   KUBECONFIG=... NATSGUARD_BIN=target/debug/natsguard hack/test-chart-binary.sh
@@ -60,6 +63,15 @@ for _ in $(seq 1 50); do
   fi
 done
 [ -n "$port" ] || die "no free port found"
+wport=""
+for _ in $(seq 1 50); do
+  p=$((20000 + RANDOM % 20000))
+  if [ "$p" != "$port" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    wport=$p
+    break
+  fi
+done
+[ -n "$wport" ] || die "no free port found for the webhook"
 
 "$kubectl" apply --server-side --force-conflicts --field-manager=natsguard-chart-binary-test \
   -f crds/natsguard.io.yaml >/dev/null || die "the API server rejected crds/natsguard.io.yaml"
@@ -149,10 +161,15 @@ YAML
 sed -i "s/namespace: OTHER_NS/namespace: $other_ns/; s/namespace: NS\$/namespace: $ns/" "$work/objects.yaml"
 "$kubectl" apply --server-side --field-manager=natsguard-chart-binary-test -f "$work/objects.yaml" >/dev/null
 
-step "rendering the Deployment (httpPort=$port, watchNamespaces={$ns}, logFormat=json, logLevel=debug)"
-"$repo_root/hack/helm.sh" template natsguard charts/natsguard --namespace "$ns" \
-  --set httpPort="$port" --set "watchNamespaces={$ns}" --set logFormat=json --set logLevel=debug \
+step "rendering the Deployment (httpPort=$port, webhook.port=$wport, watchNamespaces={$ns}, logFormat=json, logLevel=debug)"
+render_args=(--namespace "$ns" --set httpPort="$port" --set webhook.port="$wport" --set "watchNamespaces={$ns}"
+  --set logFormat=json --set logLevel=debug)
+"$repo_root/hack/helm.sh" template natsguard charts/natsguard "${render_args[@]}" \
   --show-only templates/deployment.yaml >"$work/deployment.yaml"
+# The Secret and the registration come from one rendering (each rendering generates a new CA), without
+# watchNamespaces: watching only the release namespace registers nothing.
+"$repo_root/hack/helm.sh" template natsguard charts/natsguard --namespace "$ns" --set webhook.port="$wport" \
+  --show-only templates/webhook.yaml >"$work/webhook.yaml"
 # The container's args and RUST_LOG, read from the rendering (one `- arg` per line under `args:`).
 mapfile -t args < <(awk '/^ *args:$/ { on = 1; next } on && /^ *- / { sub(/^ *- /, ""); print; next } on { exit }' "$work/deployment.yaml")
 rust_log=$(awk '/- name: RUST_LOG/ { getline; sub(/^ *value: /, ""); gsub(/"/, ""); print; exit }' "$work/deployment.yaml")
@@ -166,6 +183,25 @@ pod_name=natsguard-binary-test-7d9c5-x2x4q
 live=$(awk '/livenessProbe:/ { f = 1 } f && /path:/ { print $2; exit }' "$work/deployment.yaml")
 ready=$(awk '/readinessProbe:/ { f = 1 } f && /path:/ { print $2; exit }' "$work/deployment.yaml")
 [ "${#args[@]}" -ge 2 ] || die "could not read the container args from the rendered Deployment"
+
+# The webhook's certificate: the rendered Secret's files, where the Deployment mounts them (here a
+# local directory standing in for the kubelet's volume).
+mount=$(awk '/- name: webhook-tls$/ { getline; sub(/^ *mountPath: /, ""); print; exit }' "$work/deployment.yaml")
+tls_arg=""
+for i in "${!args[@]}"; do
+  case "${args[$i]}" in --webhook-tls-dir=*) tls_arg=${args[$i]#--webhook-tls-dir=}; args[$i]="--webhook-tls-dir=$work/webhook-tls" ;; esac
+done
+if [ -n "$mount" ] && [ "$tls_arg" = "$mount" ]; then pass "--webhook-tls-dir is the Secret's mount path ($mount)"; else
+  fail "--webhook-tls-dir '$tls_arg' is not the webhook-tls mount path '$mount'"
+fi
+mkdir -p "$work/webhook-tls"
+secret_field() { awk -v k="$1" '/^kind: Secret$/ { s = 1 } s && $1 == k":" { print $2; exit }' "$work/webhook.yaml" | base64 -d; }
+for f in tls.crt tls.key ca.crt; do secret_field "$f" >"$work/webhook-tls/$f"; done
+cabundle=$(awk '/caBundle:/ { print $2; exit }' "$work/webhook.yaml" | base64 -d)
+if [ -n "$cabundle" ] && [ "$cabundle" = "$(cat "$work/webhook-tls/ca.crt")" ]; then pass "the registration's caBundle is the Secret's CA"; else
+  fail "the caBundle differs from the Secret's ca.crt"
+fi
+service=$(awk '/^kind: ValidatingWebhookConfiguration$/ { v = 1 } v && /service:/ { getline; sub(/^ *name: /, ""); print; exit }' "$work/webhook.yaml")
 step "command line: natsguard ${args[*]} (RUST_LOG=$rust_log, POD_NAME=$pod_name, POD_NAMESPACE=$ns, as ServiceAccount $ns/$release)"
 
 KUBECONFIG="$work/kubeconfig" RUST_LOG="$rust_log" POD_NAME="$pod_name" POD_NAMESPACE="$ns" \
@@ -188,6 +224,17 @@ if [ "$ok" = yes ]; then pass "readiness probe $ready answers 200"; else
 fi
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$live" || true)
 if [ "$code" = 200 ]; then pass "liveness probe $live answers 200"; else fail "liveness probe $live answered $code"; fi
+
+step "the admission webhook on :$wport, as the API server calls $service.$ns.svc"
+review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"d1e5c2a0-0000-4000-8000-000000000001",
+"kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},
+"name":"x","namespace":"'"$ns"'","operation":"CREATE","userInfo":{"username":"test"},
+"object":{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x","namespace":"'"$ns"'"},"spec":{"template":{"spec":{"containers":[{"name":"c"}]}}}}}}'
+answer=$(curl -sS --max-time 5 --cacert "$work/webhook-tls/ca.crt" --resolve "$service.$ns.svc:$wport:127.0.0.1" \
+  -H 'content-type: application/json' --data "$review" "https://$service.$ns.svc:$wport/validate" 2>&1 || true)
+if [[ $answer == *'"uid":"d1e5c2a0-0000-4000-8000-000000000001"'* && $answer == *'"allowed":true'* ]]; then
+  pass "HTTPS with the chart-generated certificate (verified for the Service name) answers the AdmissionReview"
+else fail "the webhook did not answer over HTTPS with the chart's certificate: $answer"; fi
 
 step "waiting up to 30 s for the policy in $ns to be reconciled (status written as the ServiceAccount)"
 gen=""
@@ -226,7 +273,8 @@ fi
 curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics" || true
 if grep -q '^natsguard_leader 1$' "$work/metrics"; then pass "natsguard_leader 1"; else fail "natsguard_leader is not 1 on the only replica"; fi
 for m in natsguard_leader natsguard_reconcile_total natsguard_reconcile_duration_seconds natsguard_reconcile_errors_total \
-  natsguard_incidents_open natsguard_incidents_overdue natsguard_incident_rollback_deadline_seconds \
+  natsguard_admission_duration_seconds natsguard_admission_reviews_total natsguard_incidents_open \
+  natsguard_incidents_overdue natsguard_incident_rollback_deadline_seconds \
   natsguard_policy_violations; do
   if grep -q "^# TYPE $m " "$work/metrics"; then pass "/metrics declares $m"; else fail "/metrics does not declare $m"; fi
 done

@@ -8,8 +8,8 @@
 # Side effects on the cluster (idempotent, left in place because namespaces never finish deleting
 # without a controller manager): the natsguard CRDs from crds/ (server-side apply), the namespaces
 # natsguard-chart-test (labelled to warn on Pod Security "restricted" violations),
-# natsguard-chart-team-a and natsguard-chart-team-b, and, only when the real
-# prometheus-operator CRDs are absent, stand-in ServiceMonitor/PrometheusRule CRDs
+# natsguard-chart-team-a and natsguard-chart-team-b, and, only when the real prometheus-operator
+# and cert-manager CRDs are absent, stand-in ServiceMonitor/PrometheusRule/Certificate/Issuer CRDs
 # (hack/testdata/standin-crd-*.yaml). Every chart object is applied with --dry-run=server, except the
 # ServiceAccount and RBAC, which are applied for real under unique release names so the API server's
 # authorizer can be asked what they allow (kubectl auth can-i --as), and deleted again at the end.
@@ -89,6 +89,10 @@ render default
 render namespaced -f "$chart/ci/namespaced-full-values.yaml"
 render existing-sa -f "$chart/ci/existing-sa-values.yaml"
 render single --set replicaCount=1 --set leaderElection.enabled=false
+# The webhook's serving certificate from cert-manager, as when its API is present.
+render certmanager --api-versions cert-manager.io/v1
+render own-issuer --set webhook.certificate=cert-manager --set webhook.issuerRef.name=corp-ca \
+  --set webhook.issuerRef.kind=ClusterIssuer --set webhook.issuerRef.group=cert-manager.io
 
 step "default rendering: cluster-wide, CRDs included, restricted pod security, least privilege"
 d="$work/default.yaml"
@@ -135,6 +139,50 @@ expect_not_in "$d" '--namespace=' "no --namespace flag: all namespaces"
 [ "$(count_kind "$d" ServiceMonitor)$(count_kind "$d" PrometheusRule)$(count_kind "$d" NetworkPolicy)" = 000 ] &&
   pass "optional objects off by default" || fail "an optional object is rendered by default"
 
+step "default rendering: the admission webhook (SPEC section 9) with a chart-generated CA"
+[ "$(count_kind "$d" ValidatingWebhookConfiguration)" = 1 ] && pass "ValidatingWebhookConfiguration rendered" ||
+  fail "expected one ValidatingWebhookConfiguration"
+helm template "$release" "$chart" --namespace "$ns" --show-only templates/webhook.yaml >"$work/default-webhook.yaml"
+w="$work/default-webhook.yaml"
+expect_in "$w" '^    failurePolicy: Ignore$' "failurePolicy: Ignore by default"
+expect_in "$w" '^    sideEffects: None$' "sideEffects: None"
+expect_in "$w" '^    admissionReviewVersions: \["v1"\]$' "admissionReviewVersions: [v1]"
+expect_in "$w" 'apiGroups: \["apps"\]' "rule: apps"
+expect_in "$w" 'apiVersions: \["v1"\]' "rule: v1"
+expect_in "$w" 'operations: \["CREATE", "UPDATE"\]' "rule: CREATE and UPDATE"
+expect_in "$w" 'resources: \["deployments"\]' "rule: deployments"
+expect_in "$w" '^        path: /validate$' "clientConfig path /validate"
+expect_in "$w" '^        name: natsguard-webhook$' "clientConfig names the webhook Service"
+expect_in "$w" '^      caBundle: [A-Za-z0-9+/=]{100,}$' "caBundle from the chart-generated CA"
+expect_in "$w" "operator: NotIn" "namespaceSelector excludes..."
+expect_in "$w" "values: \[\"$ns\"\]" "...the release namespace"
+expect_in "$w" '^type: kubernetes.io/tls$' "serving certificate in a kubernetes.io/tls Secret"
+expect_not_in "$w" 'cert-manager' "no cert-manager objects without its API"
+expect_in "$d" '- --webhook-addr=0.0.0.0:9443$' "--webhook-addr flag"
+expect_in "$d" '- --webhook-tls-dir=/etc/natsguard/webhook-tls$' "--webhook-tls-dir flag"
+expect_in "$d" 'mountPath: /etc/natsguard/webhook-tls$' "the Secret mounted where --webhook-tls-dir points"
+expect_in "$d" 'secretName: natsguard-webhook-tls$' "the certificate Secret as a volume"
+expect_in "$d" 'targetPort: webhook$' "the webhook Service targets the webhook port"
+# The CA is reused across upgrades (lookup), so two renderings without a cluster differ: that is the
+# generation path; the reuse path needs a live release and is not exercised here.
+step "cert-manager rendering: Issuer, Certificate, CA injected"
+c="$work/certmanager.yaml"
+[ "$(count_kind "$c" Issuer)$(count_kind "$c" Certificate)" = 11 ] && pass "self-signed Issuer + Certificate" ||
+  fail "expected one Issuer and one Certificate with cert-manager.io/v1 present"
+expect_in "$c" 'cert-manager.io/inject-ca-from: natsguard-chart-test/natsguard-webhook$' "caBundle injected by cert-manager"
+expect_not_in "$c" 'caBundle:' "no chart-generated caBundle"
+expect_not_in "$c" '^type: kubernetes.io/tls$' "no chart-generated Secret"
+expect_in "$c" '^  secretName: natsguard-webhook-tls$' "the Certificate writes the mounted Secret"
+expect_in "$c" '- natsguard-webhook.natsguard-chart-test.svc$' "the Service's DNS name in the certificate"
+o="$work/own-issuer.yaml"
+[ "$(count_kind "$o" Issuer)$(count_kind "$o" Certificate)" = 01 ] && pass "webhook.issuerRef: no Issuer of the chart's own" ||
+  fail "expected only a Certificate with webhook.issuerRef"
+expect_in "$o" 'kind: ClusterIssuer$' "the Certificate uses the given issuer"
+s0="$work/existing-sa.yaml"
+[ "$(count_kind "$s0" ValidatingWebhookConfiguration)" = 0 ] && pass "webhook.enabled=false registers nothing" ||
+  fail "a ValidatingWebhookConfiguration with webhook.enabled=false"
+expect_not_in "$s0" 'webhook' "webhook.enabled=false: no flag, port, volume or Service"
+
 step "non-default rendering: namespaced RBAC, no CRDs, monitoring and NetworkPolicy"
 n="$work/namespaced.yaml"
 [ "$(count_kind "$n" CustomResourceDefinition)" = 0 ] && pass "crds.install=false renders no CRD" || fail "CRDs rendered with crds.install=false"
@@ -149,11 +197,18 @@ expect_in "$n" '@sha256:0{64}"' "image digest wins over tag"
 for k in ServiceMonitor PrometheusRule NetworkPolicy; do
   [ "$(count_kind "$n" $k)" = 1 ] && pass "$k rendered" || fail "$k missing"
 done
-for a in NatsguardOverrideOverdue NatsguardOverrideDeadlineApproaching NatsguardViolationsPresent; do
+for a in NatsguardOverrideOverdue NatsguardOverrideDeadlineApproaching NatsguardViolationsPresent \
+  NatsguardReconcileErrors NatsguardOperatorDown NatsguardNoLeader; do
   expect_in "$n" "alert: $a\$" "alert $a"
 done
+expect_in "$n" 'honorLabels: true' "ServiceMonitor keeps the metrics' own namespace label (honorLabels)"
 expect_in "$n" '< 3600 and' "deadline window from prometheusRule.deadlineApproachingSeconds"
 expect_in "$n" 'natsguard_incidents_overdue' "overdue alert uses natsguard_incidents_overdue"
+expect_in "$n" '^    failurePolicy: Fail$' "webhook.failurePolicy: Fail"
+expect_in "$n" '^    timeoutSeconds: 10$' "webhook.timeoutSeconds"
+expect_in "$n" 'operator: In$' "the webhook judges only the watched namespaces"
+expect_in "$n" 'key: team$' "webhook.namespaceSelectorExpressions added"
+expect_in "$n" '- port: 9443$' "NetworkPolicy lets the API server reach the webhook"
 
 step "bring-your-own ServiceAccount, no RBAC"
 e="$work/existing-sa.yaml"
@@ -178,9 +233,22 @@ fi
 if helm template "$release" "$chart" --set podAntiAffinity=sometimes >/dev/null 2>"$work/bad.err"; then
   fail "podAntiAffinity=sometimes was accepted"
 else pass "podAntiAffinity must be preferred or none"; fi
+for bad in webhook.failurePolicy=Sometimes webhook.certificate=vault webhook.timeoutSeconds=31; do
+  if helm template "$release" "$chart" --set "$bad" >/dev/null 2>"$work/bad.err"; then fail "$bad was accepted"
+  elif grep -q "${bad%%=*} must be" "$work/bad.err"; then pass "$bad refused with a clear message"; else
+    cat "$work/bad.err" >&2
+    fail "$bad refused without naming ${bad%%=*}"
+  fi
+done
 if helm template "$release" "$chart" --set serviceAccount.create=false >/dev/null 2>"$work/bad.err"; then
   fail "serviceAccount.create=false without a name was accepted"
 else pass "serviceAccount.create=false needs serviceAccount.name"; fi
+if helm template "$release" "$chart" --set image.digest=0123abcd >/dev/null 2>"$work/bad.err"; then
+  fail "image.digest=0123abcd was accepted"
+elif grep -q 'image.digest must be sha256:' "$work/bad.err"; then pass "a malformed image.digest refused with a clear message"; else
+  cat "$work/bad.err" >&2
+  fail "image.digest=0123abcd refused without naming image.digest"
+fi
 
 # --- the real API server accepts every object ------------------------------------------------------
 step "preparing the control plane (namespaces, stand-in monitoring CRDs)"
@@ -190,11 +258,12 @@ done
 # Warn (on Deployments and other pod templates) about anything Pod Security "restricted" forbids.
 "$kubectl" label namespace "$ns" --overwrite pod-security.kubernetes.io/warn=restricted \
   pod-security.kubernetes.io/warn-version=latest >/dev/null
-for kind in servicemonitors prometheusrules; do
-  crd=$kind.monitoring.coreos.com
+for crd in servicemonitors.monitoring.coreos.com prometheusrules.monitoring.coreos.com \
+  certificates.cert-manager.io issuers.cert-manager.io; do
+  kind=${crd%%.*}
   if ! "$kubectl" get crd "$crd" >/dev/null 2>&1 ||
     [ "$("$kubectl" get crd "$crd" -o jsonpath='{.metadata.labels.natsguard\.io/test-standin}')" = true ]; then
-    step "applying a stand-in $crd CRD (no prometheus-operator here)"
+    step "applying a stand-in $crd CRD (the real one is not installed)"
     "$kubectl" apply --server-side --field-manager=natsguard-chart-test -f "hack/testdata/standin-crd-$kind.yaml" >/dev/null
     "$kubectl" wait --for=condition=Established --timeout=60s "crd/$crd" >/dev/null
   else
@@ -226,6 +295,8 @@ accept default
 accept namespaced
 accept existing-sa
 accept single
+accept certmanager
+accept own-issuer
 
 # --- RBAC, judged by the API server's own authorizer ------------------------------------------------
 # Apply the chart's ServiceAccount and RBAC for real (unique release names), then ask the authorizer

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The kubectl experience, through the real API server:
 #   - printer columns of both kinds show the SPEC columns with the right values (`kubectl get ntp`,
-#     `kubectl get nti`, `-o wide` adds POLICY and REASON);
+#     `kubectl get nti` with OVERRIDE, `-o wide` adds POLICY and REASON);
 #   - the short names (ntp, nti) and the `natsguard` category (`kubectl get natsguard`) work;
-#   - `kubectl explain` documents every field of both kinds' spec (no `<empty>` description).
+#   - `kubectl explain` documents every field of both kinds' spec (no `<empty>` description);
+#   - kubectl is the API server's own version (hack/kubectl.sh builds both from one module);
+#   - what docs/quickstart.md says about kubectl's discovery cache right after installing CRDs: with
+#     a cache from before the install, a category (`kubectl get natsguard`) fails once with "the
+#     server doesn't have a resource type", the retry works, short names work at once, and
+#     `kubectl api-resources` refreshes the cache. Shown with a stand-in CRD under a group and
+#     category unique to the run (the natsguard CRDs are installed already), deleted at the end.
 #
 #   KUBECONFIG=... hack/test-kubectl.sh
 #
@@ -27,6 +33,14 @@ k() { "$kubectl" -n "$ns" "$@"; }
 expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }
 # squeeze: collapse runs of spaces so columns compare as single-space separated words.
 squeeze() { tr -s ' ' | sed 's/ *$//'; }
+
+step "kubectl and the API server are the same Kubernetes version"
+versions=$("$kubectl" version -o json | sed -n 's/^ *"gitVersion": "\(.*\)",$/\1/p' | tr '\n' ' ')
+# shellcheck disable=SC2086
+set -- $versions
+if [ "$#" = 2 ] && [ "$1" = "$2" ]; then pass "client and server are both $1"; else
+  fail "kubectl and the API server differ (client, server: $versions)"
+fi
 
 step "installing the CRDs from crds/"
 "$kubectl" apply --server-side --force-conflicts --field-manager=natsguard-kubectl-test -f crds/natsguard.io.yaml >/dev/null ||
@@ -130,6 +144,50 @@ for res in natstransportpolicy natstransportincident; do
     fail "$res: no description for ${missing[*]} (add doc comments in src/crd/ and regenerate crds/)"
   fi
 done
+
+step "kubectl's discovery cache right after installing CRDs (docs/quickstart.md)"
+work=$(mktemp -d "${TMPDIR:-/tmp}/natsguard-kubectl-test.XXXXXX")
+run_id="r$(date +%s)$RANDOM"
+group="$run_id.discovery-test.natsguard.io"
+category="natsguard$run_id"
+short="nd$run_id"
+trap 'cleanup; "$kubectl" delete crd "widgets.$group" --ignore-not-found --wait=false >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+# Three kubectl caches that have seen the cluster before the install, as a user's would.
+for c in retry short refresh; do "$kubectl" --cache-dir "$work/$c" api-resources >/dev/null; done
+"$kubectl" apply --server-side --field-manager=natsguard-kubectl-test -f - >/dev/null <<EOF
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.$group
+spec:
+  group: $group
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [$short], categories: [$category]}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+EOF
+"$kubectl" wait --for=condition=Established --timeout=60s "crd/widgets.$group" >/dev/null
+kc() { "$kubectl" --cache-dir "$work/$1" -n "$ns" "${@:2}"; }
+if kc retry get "$category" >"$work/out" 2>&1; then
+  fail "kubectl get CATEGORY with a cache from before the install worked at once (the quickstart note is wrong)"
+elif grep -q "the server doesn't have a resource type \"$category\"" "$work/out"; then
+  pass "with a cache from before the install, kubectl get CATEGORY fails once: $(sed "s/$category/natsguard/" "$work/out")"
+else
+  fail "kubectl get CATEGORY failed with an unexpected message: $(cat "$work/out")"
+fi
+if kc retry get "$category" >"$work/out" 2>&1; then pass "the retry works (the failed lookup refreshed the cache)"; else
+  fail "the retry failed too: $(cat "$work/out")"
+fi
+if kc short get "$short" >"$work/out" 2>&1; then pass "a short name works at once (a miss refreshes the cache)"; else
+  fail "kubectl get SHORTNAME right after the install failed: $(cat "$work/out")"
+fi
+kc refresh api-resources >/dev/null
+if kc refresh get "$category" >"$work/out" 2>&1; then pass "after kubectl api-resources, kubectl get CATEGORY works"; else
+  fail "kubectl get CATEGORY failed after kubectl api-resources: $(cat "$work/out")"
+fi
 
 if [ "$failures" -gt 0 ]; then
   step "$failures check(s) failed"

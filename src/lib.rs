@@ -3,6 +3,7 @@
 //! A pure core (effective environment, URL analysis, rules, incident lifecycle, status) and a
 //! thin I/O shell (the controller and the offline `check` CLI).
 
+pub mod admission;
 pub mod check;
 pub mod controller;
 pub mod crd;

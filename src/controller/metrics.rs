@@ -40,6 +40,11 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    decision: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     controller: &'static str,
     kind: &'static str,
@@ -51,6 +56,7 @@ pub struct Metrics {
     errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Histogram,
     admission_duration: Histogram,
+    admission_decisions: Family<DecisionLabels, Counter>,
     leader: Gauge,
     policies: Arc<PolicyTable>,
 }
@@ -93,6 +99,15 @@ impl Default for Metrics {
             "Time spent answering one admission review",
             admission_duration.clone(),
         );
+        let admission_decisions = Family::<DecisionLabels, Counter>::default();
+        for decision in decision::ALL {
+            let _ = admission_decisions.get_or_create(&DecisionLabels { decision });
+        }
+        registry.register(
+            "natsguard_admission_reviews",
+            "Admission reviews answered, by decision",
+            admission_decisions.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "natsguard_leader",
@@ -101,7 +116,16 @@ impl Default for Metrics {
         );
         let policies = Arc::new(PolicyTable::default());
         registry.register_collector(Box::new(policies.clone()));
-        Self { registry, reconciles, errors, reconcile_duration, admission_duration, leader, policies }
+        Self {
+            registry,
+            reconciles,
+            errors,
+            reconcile_duration,
+            admission_duration,
+            admission_decisions,
+            leader,
+            policies,
+        }
     }
 }
 
@@ -127,6 +151,27 @@ pub mod kind {
     pub const ALL: [&str; 8] = [FORBIDDEN, CONFLICT, NOT_FOUND, INVALID, SERVER, UNREACHABLE, NOT_LEADER, OTHER];
 }
 
+/// Answers of the admission webhook, the `decision` label of `natsguard_admission_reviews_total`
+/// (docs/configuration.md, "Admission").
+pub mod decision {
+    use crate::admission::Outcome;
+
+    /// The caches had not synced yet: admitted with a warning, unchecked.
+    pub const NOT_SYNCED: &str = "not_synced";
+    /// Not an AdmissionReview (answered 400 or 413).
+    pub const MALFORMED: &str = "malformed";
+    /// Every decision (their series exist from the start, at 0).
+    pub const ALL: [&str; 7] = [
+        Outcome::NoOpinion.as_str(),
+        Outcome::Allowed.as_str(),
+        Outcome::Warned.as_str(),
+        Outcome::BreakGlass.as_str(),
+        Outcome::Denied.as_str(),
+        NOT_SYNCED,
+        MALFORMED,
+    ];
+}
+
 impl Metrics {
     /// A policy reconcile finished (`natsguard_reconcile_total`, `..._duration_seconds`).
     pub fn reconciled(&self, ok: bool, took: Duration) {
@@ -139,9 +184,11 @@ impl Metrics {
         self.errors.get_or_create(&ErrorLabels { controller, kind }).inc();
     }
 
-    /// An admission review was answered (`natsguard_admission_duration_seconds`).
-    pub fn admission_reviewed(&self, took: Duration) {
+    /// An admission review was answered with a `decision` from [`decision`]
+    /// (`natsguard_admission_duration_seconds`, `natsguard_admission_reviews_total`).
+    pub fn admission_reviewed(&self, decision: &'static str, took: Duration) {
         self.admission_duration.observe(took.as_secs_f64());
+        self.admission_decisions.get_or_create(&DecisionLabels { decision }).inc();
     }
 
     /// `natsguard_leader`.
@@ -261,6 +308,7 @@ mod tests {
             "# TYPE natsguard_reconcile_errors_total counter",
             "# TYPE natsguard_reconcile_duration_seconds histogram",
             "# TYPE natsguard_admission_duration_seconds histogram",
+            "# TYPE natsguard_admission_reviews_total counter",
             "# TYPE natsguard_leader gauge",
             "# TYPE natsguard_policy_violations gauge",
             "# TYPE natsguard_incidents_open gauge",
@@ -277,7 +325,8 @@ mod tests {
         m.reconcile_failed("policy", kind::FORBIDDEN);
         m.reconcile_failed("policy", kind::FORBIDDEN);
         m.reconcile_failed("incident", kind::UNREACHABLE);
-        m.admission_reviewed(Duration::from_micros(700));
+        m.admission_reviewed(decision::MALFORMED, Duration::from_micros(700));
+        m.admission_reviewed(crate::admission::Outcome::Denied.as_str(), Duration::from_micros(2));
         m.set_leader(true);
         m.set_policy(
             "prod",
@@ -299,7 +348,10 @@ mod tests {
             "natsguard_reconcile_duration_seconds_bucket{le=\"0.005\"} 1\n",
             "natsguard_reconcile_duration_seconds_bucket{le=\"+Inf\"} 2\n",
             "natsguard_reconcile_duration_seconds_count 2\n",
-            "natsguard_admission_duration_seconds_bucket{le=\"0.001\"} 1\n",
+            "natsguard_admission_duration_seconds_bucket{le=\"0.001\"} 2\n",
+            "natsguard_admission_reviews_total{decision=\"malformed\"} 1\n",
+            "natsguard_admission_reviews_total{decision=\"denied\"} 1\n",
+            "natsguard_admission_reviews_total{decision=\"break_glass\"} 0\n",
             "natsguard_leader 1\n",
             "natsguard_policy_violations{namespace=\"prod\",policy=\"nats\"} 2\n",
             "natsguard_incidents_open{namespace=\"prod\"} 3\n",

@@ -13,10 +13,16 @@ mod probe;
 mod publish;
 pub mod tls;
 mod watch;
+pub mod webhook;
 
+use crate::crd::NatsTransportPolicy;
 use futures::FutureExt;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +45,10 @@ const DRAIN_UNSYNCED: Duration = Duration::from_millis(500);
 const RELEASE: Duration = Duration::from_secs(2);
 /// How long the async runtime gets to wind down after `run` returned.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
+/// How often the webhook's certificate directory is checked for a rotated certificate.
+const CERT_RELOAD: Duration = Duration::from_secs(10);
+/// How long in-flight admission reviews get to finish when `run` returns.
+const WEBHOOK_DRAIN: Duration = Duration::from_millis(500);
 
 /// Arguments of `natsguard run`.
 #[derive(clap::Args, Debug)]
@@ -60,6 +70,14 @@ pub struct RunArgs {
     /// Namespace of the leader-election Lease [default: $POD_NAMESPACE, else `default`].
     #[arg(long, value_name = "NS", env = "POD_NAMESPACE", hide_env = true)]
     pub leader_election_namespace: Option<String>,
+    /// Serve the validating admission webhook (`POST /validate`, HTTPS) on this address, from
+    /// every replica. Needs --webhook-tls-dir.
+    #[arg(long, value_name = "ADDR", requires = "webhook_tls_dir")]
+    pub webhook_addr: Option<SocketAddr>,
+    /// Directory holding the webhook's serving certificate, `tls.crt` and `tls.key` (reloaded
+    /// when they change).
+    #[arg(long, value_name = "DIR", requires = "webhook_addr")]
+    pub webhook_tls_dir: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -67,6 +85,14 @@ impl RunArgs {
     pub fn lease(&self) -> Option<LeaseConfig> {
         let ns = self.leader_election_namespace.as_deref().map(str::trim).filter(|ns| !ns.is_empty());
         self.leader_election.then(|| LeaseConfig::new(ns.unwrap_or("default"), leader::default_identity()))
+    }
+
+    /// Where to serve the admission webhook, if at all.
+    pub fn webhook(&self) -> Option<WebhookConfig> {
+        match (self.webhook_addr, &self.webhook_tls_dir) {
+            (Some(addr), Some(tls_dir)) => Some(WebhookConfig { addr, tls_dir: tls_dir.clone() }),
+            _ => None,
+        }
     }
 }
 
@@ -88,6 +114,8 @@ pub enum Error {
     NoNamespace(String),
     #[error("no free incident name for Deployment {0}")]
     IncidentName(String),
+    #[error("the admission webhook's serving certificate: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 impl Error {
@@ -120,6 +148,16 @@ pub struct Config {
     /// Campaign for this Lease and write only while leading; `None` writes unconditionally
     /// (leader election off: a single process).
     pub leader_election: Option<LeaseConfig>,
+    /// Serve the admission webhook (SPEC section 9).
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// Where the admission webhook listens and where its serving certificate is.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub addr: SocketAddr,
+    /// Holds `tls.crt` and `tls.key`.
+    pub tls_dir: PathBuf,
 }
 
 pub fn main(args: RunArgs) -> ExitCode {
@@ -137,7 +175,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         let client = Client::try_default().await.map_err(Error::Config)?;
         let listener =
             TcpListener::bind(args.http_addr).await.map_err(|source| Error::Bind { addr: args.http_addr, source })?;
-        let config = Config { leader_election: args.lease(), namespaces: args.namespaces };
+        let config = Config { leader_election: args.lease(), webhook: args.webhook(), namespaces: args.namespaces };
         run(client, config, Some(listener), shutdown).await
     });
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
@@ -191,13 +229,25 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 /// Run the controller until `shutdown` resolves. Then no new work starts, in-flight
 /// reconciliations get [`DRAIN`] to finish, the leader steps down and releases its Lease, and
 /// this returns: within 10 s in every state (caches synced or not, API server reachable or not).
-/// `listener`, when given, serves `/livez`, `/readyz` and `/metrics`.
+/// `listener`, when given, serves `/livez`, `/readyz` and `/metrics`; `config.webhook`, when
+/// given, the admission webhook until this returns.
 pub async fn run(
     client: Client,
     config: Config,
     listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    // The webhook's certificate and address are checked before anything starts.
+    let webhook_serving = match &config.webhook {
+        Some(w) => {
+            let certs = tls::CertDir::load(&w.tls_dir)?;
+            let acceptor = tls::Tls::new(certs.clone())?;
+            let listener = TcpListener::bind(w.addr).await.map_err(|source| Error::Bind { addr: w.addr, source })?;
+            tracing::info!(addr = %w.addr, tls_dir = %w.tls_dir.display(), "serving the admission webhook");
+            Some((listener, acceptor, certs))
+        }
+        None => None,
+    };
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
     let (stop_tx, stop_rx) = signal::channel(false);
@@ -231,12 +281,14 @@ pub async fn run(
 
     let mut controllers = Vec::new();
     let mut ready = Vec::new();
+    let mut views = Vec::new();
     for scope in scopes {
         let scope_ns = scope.clone();
         let parts = watch::Scope::new(writer.clone(), scope);
         let synced = Arc::new(AtomicBool::new(false));
         let scope_ready = parts.ready();
         let flag = synced.clone();
+        views.push(ScopeView { namespace: scope_ns.clone(), stores: parts.stores.clone(), synced: synced.clone() });
         ready.push(async move {
             scope_ready.await;
             flag.store(true, Ordering::Release);
@@ -259,6 +311,15 @@ pub async fn run(
         };
         controllers.push(incidents::controller(incidents, scope_ns, stopped(stop_rx.clone())).boxed());
     }
+    // Every replica serves the webhook from its own caches, leader or not: it only reads.
+    let (webhook_stop, webhook_stopped) = tokio::sync::oneshot::channel::<()>();
+    let webhook = webhook_serving.map(|(listener, acceptor, certs)| {
+        let handler = Arc::new(webhook::Webhook { caches: CacheView { scopes: views }, metrics: metrics.clone() });
+        let server = tokio::spawn(http::serve(listener, acceptor, handler, async move {
+            let _ = webhook_stopped.await;
+        }));
+        (server, tokio::spawn(certs.watch(CERT_RELOAD)))
+    });
     let health_flag = health.clone();
     let readiness = tokio::spawn(async move {
         futures::future::join_all(ready).await;
@@ -289,7 +350,58 @@ pub async fn run(
     if let Some(server) = server {
         server.abort();
     }
+    // The webhook answered until now (also while draining), so that the API server never calls
+    // a replica that is going away and finds nothing.
+    if let Some((mut server, reload)) = webhook {
+        reload.abort();
+        let _ = webhook_stop.send(());
+        if tokio::time::timeout(WEBHOOK_DRAIN, &mut server).await.is_err() {
+            server.abort();
+        }
+    }
     Ok(())
+}
+
+/// One watched scope, as the webhook reads it.
+struct ScopeView {
+    /// `None`: the whole cluster.
+    namespace: Option<String>,
+    stores: watch::Stores,
+    synced: Arc<AtomicBool>,
+}
+
+/// The operator's caches as the admission webhook reads them ([`webhook::Caches`]).
+struct CacheView {
+    scopes: Vec<ScopeView>,
+}
+
+impl CacheView {
+    /// The scope that watches `namespace`: its own, else the cluster-wide one.
+    fn scope(&self, namespace: &str) -> Option<&ScopeView> {
+        self.scopes
+            .iter()
+            .find(|s| s.namespace.as_deref() == Some(namespace))
+            .or_else(|| self.scopes.iter().find(|s| s.namespace.is_none()))
+    }
+}
+
+impl webhook::Caches for CacheView {
+    fn coverage(&self, namespace: &str) -> webhook::Coverage {
+        match self.scope(namespace) {
+            None => webhook::Coverage::NotWatched,
+            Some(s) if s.synced.load(Ordering::Acquire) => webhook::Coverage::Synced,
+            Some(_) => webhook::Coverage::Syncing,
+        }
+    }
+
+    fn policies(&self, namespace: &str) -> Vec<Arc<NatsTransportPolicy>> {
+        self.scope(namespace)
+            .map_or_else(Vec::new, |s| s.stores.policies.state_filter(|p| p.namespace().as_deref() == Some(namespace)))
+    }
+
+    fn configmap(&self, namespace: &str, name: &str) -> Option<Arc<ConfigMap>> {
+        self.scope(namespace)?.stores.configmaps.get(&ObjectRef::new(name).within(namespace))
+    }
 }
 
 /// Mirrors leadership into `natsguard_leader` and the log; a replica that stops leading drops
@@ -335,6 +447,87 @@ mod tests {
         assert!(parse(&["--leader-election=maybe"]).is_err());
         let blank = parse(&["--leader-election-namespace="]).unwrap().lease().unwrap();
         assert_eq!(blank.namespace, "default");
+    }
+
+    #[test]
+    fn webhook_flags() {
+        let w = parse(&["--webhook-addr", "127.0.0.1:9443", "--webhook-tls-dir", "/tls"]).unwrap().webhook().unwrap();
+        assert_eq!((w.addr.port(), w.tls_dir), (9443, PathBuf::from("/tls")));
+        assert!(parse(&[]).unwrap().webhook().is_none());
+        // Each needs the other; the address must be one.
+        assert!(parse(&["--webhook-addr", "127.0.0.1:9443"]).is_err());
+        assert!(parse(&["--webhook-tls-dir", "/tls"]).is_err());
+        assert!(parse(&["--webhook-addr", "localhost", "--webhook-tls-dir", "/tls"]).is_err());
+    }
+
+    /// A store holding `objects`, as a watch's initial list fills it.
+    fn filled<K>(objects: Vec<K>) -> kube::runtime::reflector::Store<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + 'static,
+    {
+        use kube::runtime::watcher::Event;
+        let (store, mut writer) = kube::runtime::reflector::store();
+        writer.apply_watcher_event(&Event::Init);
+        for o in objects {
+            writer.apply_watcher_event(&Event::InitApply(o));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        store
+    }
+
+    #[test]
+    fn the_webhook_reads_the_scope_that_watches_the_namespace() {
+        use webhook::{Caches, Coverage};
+        let policy = |ns: &str, name: &str| -> NatsTransportPolicy {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "natsguard.io/v1alpha1", "kind": "NatsTransportPolicy",
+                "metadata": {"name": name, "namespace": ns}, "spec": {"selector": {}}
+            }))
+            .unwrap()
+        };
+        let cm = |ns: &str, name: &str| -> ConfigMap {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name, "namespace": ns}})).unwrap()
+        };
+        let stores = |policies, configmaps| watch::Stores {
+            policies: filled(policies),
+            deployments: filled(Vec::new()),
+            configmaps: filled(configmaps),
+            incidents: filled(Vec::new()),
+        };
+        let view = CacheView {
+            scopes: vec![
+                ScopeView {
+                    namespace: Some("a".into()),
+                    stores: stores(vec![policy("a", "p1"), policy("a", "p2")], vec![cm("a", "nats")]),
+                    synced: Arc::new(AtomicBool::new(true)),
+                },
+                ScopeView {
+                    namespace: Some("b".into()),
+                    stores: stores(vec![policy("b", "p3")], Vec::new()),
+                    synced: Arc::new(AtomicBool::new(false)),
+                },
+            ],
+        };
+        assert_eq!(view.coverage("a"), Coverage::Synced);
+        assert_eq!(view.coverage("b"), Coverage::Syncing);
+        assert_eq!(view.coverage("c"), Coverage::NotWatched);
+        let mut names: Vec<String> = view.policies("a").iter().map(|p| p.name_any()).collect();
+        names.sort();
+        assert_eq!(names, ["p1", "p2"]);
+        assert!(view.policies("c").is_empty());
+        assert!(view.configmap("a", "nats").is_some());
+        assert!(view.configmap("a", "other").is_none() && view.configmap("b", "nats").is_none());
+        // A cluster-wide scope answers for every namespace.
+        let all = CacheView {
+            scopes: vec![ScopeView {
+                namespace: None,
+                stores: stores(vec![policy("a", "p1"), policy("b", "p3")], vec![cm("b", "nats")]),
+                synced: Arc::new(AtomicBool::new(true)),
+            }],
+        };
+        assert_eq!(all.coverage("anything"), Coverage::Synced);
+        assert_eq!(all.policies("b").len(), 1);
+        assert!(all.configmap("b", "nats").is_some());
     }
 
     #[test]

@@ -26,7 +26,6 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -54,7 +53,7 @@ pub struct Context {
 }
 
 pub async fn controller(scope: Scope, ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let ctl = Controller::new(scope.policies(), watcher::Config::default().any_semantic())
+    let ctl = Controller::for_stream(scope.policy_triggers, scope.stores.policies.clone())
         // A new leader reconciles every policy at once, from its warm caches.
         .reconcile_all_on(ctx.leadership.gained());
     let policies = ctl.store();

@@ -8,7 +8,7 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -19,6 +19,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 /// The caches one controller scope (a namespace, or the whole cluster) reads from.
 #[derive(Clone)]
 pub struct Stores {
+    /// Read by the policy Controller and the admission webhook.
+    pub policies: Store<NatsTransportPolicy>,
     pub deployments: Store<Deployment>,
     pub configmaps: Store<ConfigMap>,
     pub incidents: Store<NatsTransportIncident>,
@@ -26,9 +28,10 @@ pub struct Stores {
 
 /// The watches of one scope: stores plus the trigger streams that feed them.
 pub struct Scope {
-    pub client: Client,
     pub namespace: Option<String>,
     pub stores: Stores,
+    /// Every applied policy (the policy Controller's own trigger).
+    pub policy_triggers: TriggerStream<NatsTransportPolicy>,
     pub deployments: TriggerStream<Deployment>,
     pub configmaps: TriggerStream<ConfigMap>,
     pub incidents: TriggerStream<NatsTransportIncident>,
@@ -49,6 +52,12 @@ where
 impl Scope {
     pub fn new(client: Client, namespace: Option<String>) -> Self {
         let ns = namespace.as_deref();
+        // As `Controller::new` watches its main resource, but with the store shared.
+        let (policies, policy_writer) = reflector::store();
+        let policy_triggers =
+            reflector(policy_writer, watcher(scope_api(&client, ns), watcher::Config::default().any_semantic()))
+                .applied_objects()
+                .boxed();
         let (deployments, deployments_stream) =
             cached(scope_api::<Deployment>(&client, ns), trim_deployment, deployment_fingerprint);
         let (configmaps, configmaps_stream) =
@@ -56,9 +65,9 @@ impl Scope {
         let (incidents, incidents_stream) =
             cached(scope_api::<NatsTransportIncident>(&client, ns), trim_meta, incident_fingerprint);
         Self {
-            client,
             namespace,
-            stores: Stores { deployments, configmaps, incidents },
+            stores: Stores { policies, deployments, configmaps, incidents },
+            policy_triggers,
             deployments: deployments_stream,
             configmaps: configmaps_stream,
             incidents: incidents_stream,
@@ -69,15 +78,23 @@ impl Scope {
     pub fn ready(&self) -> impl Future<Output = ()> + Send + 'static {
         let s = self.stores.clone();
         async move {
+            shared_ready(&s.policies).await;
             let _ = s.deployments.wait_until_ready().await;
             let _ = s.configmaps.wait_until_ready().await;
             let _ = s.incidents.wait_until_ready().await;
         }
     }
+}
 
-    pub fn policies(&self) -> Api<NatsTransportPolicy> {
-        scope_api(&self.client, self.namespace.as_deref())
-    }
+/// Resolves once `store` has its initial list, also when someone else waits on it at the same
+/// time: `Store::wait_until_ready` wakes only the last of several concurrent waiters, and the
+/// policy Controller waits on the policy store too. So wait in short rounds.
+async fn shared_ready<K: Resource + Clone>(store: &Store<K>)
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    const ROUND: std::time::Duration = std::time::Duration::from_millis(100);
+    while tokio::time::timeout(ROUND, store.wait_until_ready()).await.is_err() {}
 }
 
 /// A reflector store plus a stream of the objects whose fingerprint changed (and every

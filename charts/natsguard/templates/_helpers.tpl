@@ -44,6 +44,9 @@ app.kubernetes.io/part-of: natsguard
 {{/* Image reference: digest wins over tag; the tag defaults to the chart's appVersion. */}}
 {{- define "natsguard.image" -}}
 {{- if .Values.image.digest -}}
+{{- if not (regexMatch "^sha256:[0-9a-f]{64}$" .Values.image.digest) -}}
+{{- fail (printf "image.digest must be sha256: followed by 64 lower-case hex digits (as `crane digest` prints it), got %q" .Values.image.digest) -}}
+{{- end -}}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
 {{- else -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
@@ -73,4 +76,21 @@ app.kubernetes.io/part-of: natsguard
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end -}}
+
+{{/* The Secret holding the webhook's serving certificate (tls.crt, tls.key, ca.crt). */}}
+{{- define "natsguard.webhookSecretName" -}}
+{{- printf "%s-webhook-tls" (include "natsguard.fullname" .) -}}
+{{- end -}}
+
+{{/* "true" when the webhook's certificate comes from cert-manager: webhook.certificate=cert-manager, or
+     auto and the cert-manager.io/v1 API is present. */}}
+{{- define "natsguard.webhookCertManager" -}}
+{{- if eq .Values.webhook.certificate "cert-manager" -}}
+true
+{{- else if and (eq .Values.webhook.certificate "auto") (.Capabilities.APIVersions.Has "cert-manager.io/v1") -}}
+true
+{{- else -}}
+false
+{{- end -}}
 {{- end -}}

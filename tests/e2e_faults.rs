@@ -82,11 +82,20 @@ fn figure(text: &str) {
     println!("FIGURE {text}");
 }
 
-/// A scenario's control plane, client and scratch dir (operator logs, kubeconfigs).
+/// A scenario's control plane, client and scratch dir (operator logs, kubeconfigs). The dir is
+/// removed when the scenario passes and kept (its path is printed at the start) when it fails.
 struct Setup {
     cp: ControlPlane,
     client: Client,
     dir: PathBuf,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 async fn setup(name: &str) -> Setup {
@@ -96,7 +105,7 @@ async fn setup(name: &str) -> Setup {
     let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": NS } })).expect("namespace");
     Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("create namespace");
     let dir = temp_dir(&format!("faults-{name}"));
-    eprintln!("[faults] {name}: operator logs in {}", dir.display());
+    eprintln!("[faults] {name}: operator logs in {} (kept if the scenario fails)", dir.display());
     Setup { cp, client, dir }
 }
 

@@ -7,6 +7,13 @@
 #   hack/controlplane.sh status   up/down, with ports and pids
 #   hack/controlplane.sh env      print the export line of a running control plane
 #
+# Fault injection (the fault suite, tests/e2e_faults.rs, uses these on a control plane of its own;
+# each acts only on the processes `up` started in this state dir, by pid):
+#   hack/controlplane.sh apiserver-stop [--kill]  stop kube-apiserver alone (SIGTERM, or SIGKILL); etcd and the state stay
+#   hack/controlplane.sh apiserver-start          start it again with the same flags, port and certificates; wait for /readyz
+#   hack/controlplane.sh etcd-pause               SIGSTOP etcd (requests hang, nothing fails fast)
+#   hack/controlplane.sh etcd-resume              SIGCONT etcd
+#
 # Environment:
 #   NATSGUARD_CP_DIR     state dir (certs, data, logs, kubeconfig, pids); default: one per checkout under /tmp
 #   NATSGUARD_BIN_CACHE  binary cache; default ${XDG_CACHE_HOME:-$HOME/.cache}/natsguard/bin
@@ -160,12 +167,15 @@ our_pid() {
   printf '%s\n' "$pid"
 }
 
-# Stop the process recorded in FILE (TERM, then KILL after 20 s) and wait until it is gone.
+# Stop the process recorded in FILE (SIGNAL, default TERM, then KILL after 20 s) and wait until it
+# is gone.
 stop_one() {
-  local name=$1 f=$2 pid i
+  local name=$1 f=$2 sig=${3:-TERM} pid i
   if pid=$(our_pid "$f"); then
-    log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
+    log "stopping $name (pid $pid, SIG$sig)"
+    # A stopped process cannot act on SIGTERM: continue it first (etcd paused by etcd-pause).
+    kill -CONT "$pid" 2>/dev/null || true
+    kill "-$sig" "$pid" 2>/dev/null || true
     for ((i = 0; i < 200; i++)); do
       our_pid "$f" >/dev/null || break
       sleep 0.1
@@ -261,7 +271,9 @@ EOF
 start() {
   local name=$1
   shift
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$STATE/$name.pid" "$@" </dev/null >"$STATE/$name.log" 2>&1 &
+  # Appends: a restarted server (apiserver-start) keeps the log of its previous life.
+  rm -f "$STATE/$name.pid"
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$STATE/$name.pid" "$@" </dev/null >>"$STATE/$name.log" 2>&1 &
   local i
   for ((i = 0; i < 50; i++)); do
     [[ -s $STATE/$name.pid ]] && return 0
@@ -283,16 +295,69 @@ fail_up() {
   exit 1
 }
 
+# Start kube-apiserver with the flags, port and certificates of this state dir and wait until
+# /readyz answers ok and the default namespace exists (bounded). Used by `up` and `apiserver-start`,
+# so a restart is exactly the same server. Returns 1 (after printing why) on failure, 75 when its
+# port was taken (cmd_up then retries with new ports).
+start_apiserver() {
+  local c=$STATE/certs api_port etcd_port t0=$SECONDS
+  api_port=$(<"$STATE/kube-apiserver.port")
+  etcd_port=$(<"$STATE/etcd.port")
+  start kube-apiserver "$APISERVER_BIN" \
+    --etcd-servers="http://127.0.0.1:$etcd_port" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
+    --cert-dir="$c" --tls-cert-file="$c/serving.crt" --tls-private-key-file="$c/serving.key" \
+    --client-ca-file="$c/ca.crt" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$c/sa.pub" --service-account-signing-key-file="$c/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 \
+    --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount --allow-privileged=true || {
+    log "kube-apiserver did not start"
+    return 1
+  }
+  local deadline=$((SECONDS + READY_TIMEOUT)) next=$((SECONDS + 10)) out i
+  while :; do
+    our_pid "$STATE/kube-apiserver.pid" >/dev/null || {
+      port_taken kube-apiserver && return 75
+      log "kube-apiserver exited during start-up"
+      return 1
+    }
+    our_pid "$STATE/etcd.pid" >/dev/null || {
+      log "etcd exited during start-up"
+      return 1
+    }
+    [[ $(api_curl /readyz 2>/dev/null) == ok ]] && break
+    ((SECONDS < deadline)) || {
+      log "kube-apiserver not ready after $READY_TIMEOUT s"
+      return 1
+    }
+    if ((SECONDS >= next)); then
+      next=$((SECONDS + 10))
+      out=$(api_curl '/readyz?verbose' 2>/dev/null | grep '^\[-\]' | cut -c4- | cut -d' ' -f1 | tr '\n' ' ' || true)
+      log "waiting for kube-apiserver /readyz ($((SECONDS - t0)) s)${out:+; not ready yet: $out}"
+    fi
+    sleep 0.5
+  done
+  for ((i = 0; ; i++)); do
+    [[ $(api_curl /api/v1/namespaces/default -o /dev/null -w '%{http_code}' 2>/dev/null) == 200 ]] && break
+    ((i < 600)) || {
+      log "namespace default not found within 60 s of /readyz"
+      return 1
+    }
+    sleep 0.1
+  done
+}
+
 # True when NAME's log says it could not bind its port (another process took it first).
 port_taken() {
   grep -q 'address already in use' "$STATE/$1.log" 2>/dev/null
 }
 
-# Chooses ports and starts etcd, then kube-apiserver, until /readyz. Returns 75 when a process
-# exited because its port was taken (cmd_up retries); any other failure ends in fail_up.
+# Chooses ports and starts etcd, then kube-apiserver, until it is ready. Returns 75 when a process
+# exited because its port was taken (cmd_up retries), 1 when kube-apiserver failed otherwise;
+# an etcd failure ends in fail_up.
 start_processes() {
-  local t0=$SECONDS
-  local etcd_port peer_port api_port
+  local t0=$SECONDS etcd_port peer_port api_port
   etcd_port=$(free_port) || fail_up "no free loopback port"
   peer_port=$(free_port) || fail_up "no free loopback port"
   api_port=$(free_port) || fail_up "no free loopback port"
@@ -315,32 +380,7 @@ start_processes() {
     sleep 0.1
   done
   log "etcd healthy after $((SECONDS - t0)) s; starting kube-apiserver $K8S_VERSION on 127.0.0.1:$api_port"
-
-  local c=$STATE/certs
-  start kube-apiserver "$APISERVER_BIN" \
-    --etcd-servers="http://127.0.0.1:$etcd_port" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
-    --cert-dir="$c" --tls-cert-file="$c/serving.crt" --tls-private-key-file="$c/serving.key" \
-    --client-ca-file="$c/ca.crt" \
-    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file="$c/sa.pub" --service-account-signing-key-file="$c/sa.key" \
-    --service-cluster-ip-range=10.0.0.0/24 \
-    --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount --allow-privileged=true ||
-    fail_up "kube-apiserver did not start"
-
-  local deadline=$((SECONDS + READY_TIMEOUT)) next=$((SECONDS + 10)) out
-  while :; do
-    our_pid "$STATE/kube-apiserver.pid" >/dev/null || { port_taken kube-apiserver && return 75; fail_up "kube-apiserver exited during start-up"; }
-    our_pid "$STATE/etcd.pid" >/dev/null || fail_up "etcd exited during start-up"
-    [[ $(api_curl /readyz 2>/dev/null) == ok ]] && break
-    ((SECONDS < deadline)) || fail_up "kube-apiserver not ready after $READY_TIMEOUT s"
-    if ((SECONDS >= next)); then
-      next=$((SECONDS + 10))
-      out=$(api_curl '/readyz?verbose' 2>/dev/null | grep '^\[-\]' | cut -c4- | cut -d' ' -f1 | tr '\n' ' ' || true)
-      log "waiting for kube-apiserver /readyz ($((SECONDS - t0)) s)${out:+; not ready yet: $out}"
-    fi
-    sleep 0.5
-  done
+  start_apiserver
 }
 
 cmd_up() {
@@ -367,8 +407,8 @@ cmd_up() {
   for attempt in 1 2 3; do
     rc=0
     start_processes || rc=$?
-    ((rc == 75)) || break
-    ((attempt < 3)) || fail_up "a loopback port was taken three times in a row"
+    ((rc == 0)) && break
+    ((rc == 75 && attempt < 3)) || fail_up "kube-apiserver did not become ready"
     log "a port was taken between choosing and binding it; stopping and retrying with new ports"
     stop_one kube-apiserver "$STATE/kube-apiserver.pid"
     stop_one etcd "$STATE/etcd.pid"
@@ -377,12 +417,6 @@ cmd_up() {
     : >"$STATE/kube-apiserver.log"
   done
   api_port=$(<"$STATE/kube-apiserver.port")
-  local i
-  for ((i = 0; ; i++)); do
-    [[ $(api_curl /api/v1/namespaces/default -o /dev/null -w '%{http_code}' 2>/dev/null) == 200 ]] && break
-    ((i < 600)) || fail_up "namespace default not created within 60 s of /readyz"
-    sleep 0.1
-  done
   write_kubeconfig "$api_port"
   trap - INT TERM
   log "ready in $((SECONDS - t0)) s: etcd pid $(<"$STATE/etcd.pid") :$(<"$STATE/etcd.port")," \
@@ -398,6 +432,9 @@ cmd_status() {
     echo "$state: etcd pid $e port $(<"$STATE/etcd.port"); kube-apiserver pid $a" \
       "https://127.0.0.1:$(<"$STATE/kube-apiserver.port"); state $STATE"
     echo "export KUBECONFIG=$STATE/kubeconfig"
+  elif e=$(our_pid "$STATE/etcd.pid"); then
+    echo "kube-apiserver stopped, etcd pid $e up (start it with: hack/controlplane.sh apiserver-start); state $STATE"
+    return 1
   elif [[ -d $STATE ]]; then
     echo "down (stale state in $STATE; run: hack/controlplane.sh down)"
     return 1
@@ -412,14 +449,55 @@ cmd_env() {
   printf 'export KUBECONFIG=%s\n' "$STATE/kubeconfig"
 }
 
+# The fault-injection commands need a control plane that `up` started in this state dir.
+require_state() {
+  [[ -f $STATE/.natsguard-cp && -f $STATE/kube-apiserver.port && -f $STATE/etcd.port ]] ||
+    die "no control plane in $STATE (run: hack/controlplane.sh up)"
+}
+
+cmd_apiserver_stop() {
+  require_state
+  local sig=TERM
+  case ${1:-} in
+    --kill) sig=KILL ;;
+    "") ;;
+    *) die "usage: $0 apiserver-stop [--kill]" ;;
+  esac
+  our_pid "$STATE/kube-apiserver.pid" >/dev/null || die "kube-apiserver is not running (state $STATE)"
+  stop_one kube-apiserver "$STATE/kube-apiserver.pid" "$sig"
+  log "kube-apiserver stopped; etcd and $STATE kept (start it again with: hack/controlplane.sh apiserver-start)"
+}
+
+cmd_apiserver_start() {
+  require_state
+  our_pid "$STATE/kube-apiserver.pid" >/dev/null && die "kube-apiserver is already running (state $STATE)"
+  our_pid "$STATE/etcd.pid" >/dev/null || die "etcd is not running (state $STATE)"
+  local t0=$SECONDS
+  start_apiserver || die "kube-apiserver did not come back (log: $STATE/kube-apiserver.log)"
+  log "kube-apiserver ready again in $((SECONDS - t0)) s (pid $(<"$STATE/kube-apiserver.pid"))"
+}
+
+# etcd-pause / etcd-resume: SIGSTOP / SIGCONT etcd by pid.
+cmd_etcd_signal() {
+  require_state
+  local pid
+  pid=$(our_pid "$STATE/etcd.pid") || die "etcd is not running (state $STATE)"
+  kill "-$1" "$pid"
+  log "etcd (pid $pid): SIG$1"
+}
+
 case ${1:-} in
   build) cmd_build ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
+  apiserver-stop) cmd_apiserver_stop "${@:2}" ;;
+  apiserver-start) cmd_apiserver_start ;;
+  etcd-pause) cmd_etcd_signal STOP ;;
+  etcd-resume) cmd_etcd_signal CONT ;;
   *)
-    echo "usage: $0 build|up|down|status|env" >&2
+    echo "usage: $0 build|up|down|status|env|apiserver-stop [--kill]|apiserver-start|etcd-pause|etcd-resume" >&2
     exit 2
     ;;
 esac

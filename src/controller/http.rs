@@ -1,6 +1,7 @@
 //! HTTP serving on hyper: one accept loop ([`serve`]) for any [`Handler`] over any [`Accept`]
 //! (plain TCP here; the admission webhook adds TLS), and the operations endpoint ([`Ops`]):
-//! `/livez`, `/readyz` (ready once every cache has synced) and `/metrics`
+//! `/livez`, `/readyz` (ready once every cache has synced, and not while the API server does not
+//! answer) and `/metrics`
 //! (docs/configuration.md, "Operations endpoint").
 
 use super::metrics::{self, Metrics};
@@ -109,6 +110,8 @@ pub async fn serve<A: Accept, H: Handler>(
 pub struct Health {
     /// Every cache has its initial list.
     pub ready: AtomicBool,
+    /// The API server does not answer (`super::probe`): the caches are stale.
+    pub apiserver_unreachable: AtomicBool,
 }
 
 /// The operations endpoint.
@@ -136,8 +139,13 @@ impl Ops {
         }
         match path {
             "/livez" => text(StatusCode::OK, PLAIN, "ok\n"),
-            "/readyz" if self.health.ready.load(Ordering::Relaxed) => text(StatusCode::OK, PLAIN, "ok\n"),
-            "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "caches not synced yet\n"),
+            "/readyz" if !self.health.ready.load(Ordering::Relaxed) => {
+                text(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "caches not synced yet\n")
+            }
+            "/readyz" if self.health.apiserver_unreachable.load(Ordering::Relaxed) => {
+                text(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "the API server does not answer; caches are stale\n")
+            }
+            "/readyz" => text(StatusCode::OK, PLAIN, "ok\n"),
             "/metrics" => text(StatusCode::OK, metrics::CONTENT_TYPE, self.metrics.render()),
             _ => text(StatusCode::NOT_FOUND, PLAIN, "not found\n"),
         }
@@ -181,6 +189,12 @@ mod tests {
         assert!(r.starts_with("HTTP/1.1 503"), "{r}");
         health.ready.store(true, Ordering::Relaxed);
         let r = exchange(port, &get("/readyz?verbose")).await;
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        health.apiserver_unreachable.store(true, Ordering::Relaxed);
+        let r = exchange(port, &get("/readyz")).await;
+        assert!(r.starts_with("HTTP/1.1 503") && r.contains("API server does not answer"), "{r}");
+        health.apiserver_unreachable.store(false, Ordering::Relaxed);
+        let r = exchange(port, &get("/readyz")).await;
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
         let r = exchange(port, &get("/metrics")).await;
         assert!(r.contains("content-type: text/plain; version=0.0.4"), "{r}");

@@ -11,6 +11,7 @@ mod incidents;
 pub mod leader;
 pub mod metrics;
 mod policy;
+mod probe;
 mod publish;
 pub mod tls;
 mod watch;
@@ -278,6 +279,8 @@ pub async fn run(
         None => (Leadership::always(), None),
     };
     let follower = tokio::spawn(follow_leadership(leadership.clone(), metrics.clone()));
+    // An API server that does not answer shows on /readyz and in the log.
+    let prober = tokio::spawn(probe::run(client.clone(), health.clone()));
     // Everything that writes goes through the fence: only the leader writes.
     let writer = fence::fenced(client, leadership.clone());
 
@@ -378,6 +381,7 @@ pub async fn run(
         elector.step_down(RELEASE).await;
     }
     follower.abort();
+    prober.abort();
     if let Some(server) = server {
         server.abort();
     }

@@ -7,6 +7,9 @@
 //! no Pods from Deployments, and deleted namespaces stay `Terminating` (their objects remain).
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod controlplane;
+pub mod process;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Admission review latency on a warm cache (SPEC section 9: p99 <= 10 ms): the real webhook handler
+# Admission review latency on a warm cache (docs/configuration.md "Admission": p99 <= 10 ms): the real webhook handler
 # and HTTPS server on 127.0.0.1, reflector stores filled as the operator's watches fill them, and
 # API-server-shaped AdmissionReviews over keep-alive connections. Figures, not a pass/fail test;
 # no control plane needed (how it measures: the header of examples/bench_admission.rs).

@@ -112,7 +112,7 @@ expect_in "$d" '- ALL' "capabilities drop ALL"
 expect_in "$d" 'type: RuntimeDefault' "seccomp RuntimeDefault"
 expect_in "$d" 'path: /livez' "liveness probe on /livez"
 expect_in "$d" 'path: /readyz' "readiness probe on /readyz"
-step "default rendering: high availability (SPEC section 8)"
+step "default rendering: high availability (docs/configuration.md, High availability)"
 expect_in "$d" '^  replicas: 2$' "2 replicas"
 expect_in "$d" 'type: RollingUpdate' "rolling update"
 expect_in "$d" 'maxUnavailable: 0' "rolling update never goes below the replica count"
@@ -139,7 +139,7 @@ expect_not_in "$d" '--namespace=' "no --namespace flag: all namespaces"
 [ "$(count_kind "$d" ServiceMonitor)$(count_kind "$d" PrometheusRule)$(count_kind "$d" NetworkPolicy)" = 000 ] &&
   pass "optional objects off by default" || fail "an optional object is rendered by default"
 
-step "default rendering: the admission webhook (SPEC section 9) with a chart-generated CA"
+step "default rendering: the admission webhook (docs/configuration.md, Admission) with a chart-generated CA"
 [ "$(count_kind "$d" ValidatingWebhookConfiguration)" = 1 ] && pass "ValidatingWebhookConfiguration rendered" ||
   fail "expected one ValidatingWebhookConfiguration"
 helm template "$release" "$chart" --namespace "$ns" --show-only templates/webhook.yaml >"$work/default-webhook.yaml"

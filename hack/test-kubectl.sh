@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The kubectl experience, through the real API server:
-#   - printer columns of both kinds show the SPEC columns with the right values (`kubectl get ntp`,
+#   - printer columns of both kinds show the documented columns (docs/configuration.md) with the right values (`kubectl get ntp`,
 #     `kubectl get nti` with OVERRIDE, `-o wide` adds POLICY and REASON);
 #   - the short names (ntp, nti) and the `natsguard` category (`kubectl get natsguard`) work;
 #   - `kubectl explain` documents every field of both kinds' spec (no `<empty>` description);

@@ -1,5 +1,5 @@
-//! Admission decisions for the validating webhook (SPEC section 9; docs/configuration.md,
-//! "Admission"): which policies judge a Deployment, and what the AdmissionReview answer is.
+//! Admission decisions for the validating webhook (docs/configuration.md, "Admission"): which
+//! policies judge a Deployment, and what the AdmissionReview answer is.
 //! Pure: the caller passes the policies of the object's namespace, the ConfigMaps and `now`.
 //!
 //! For every policy that selects the Deployment with `admission` other than `Off`:

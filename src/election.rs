@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use std::time::{Duration, Instant};
 
-/// The election's timing (SPEC section 8: 15 s, 10 s, 2 s).
+/// The election's timing (docs/configuration.md "High availability": 15 s, 10 s, 2 s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {
     /// How long a record that stopped changing keeps others from taking the Lease.

@@ -55,11 +55,11 @@ const ETCD_PAUSE: Duration = Duration::from_secs(15);
 /// slack for a loaded 2-core machine. Waits go on longer, so the figure is measured even when
 /// the bound is missed.
 const CATCH_UP_BOUND: Duration = Duration::from_secs(15);
-/// Lease duration + retry period (SPEC section 8), plus slack for a loaded 2-core machine.
+/// Lease duration + retry period (docs/configuration.md, "High availability"), plus slack for a loaded 2-core machine.
 const CRASH_TAKEOVER_BOUND: Duration = Duration::from_secs(15 + 2 + 1);
 /// "Within a few seconds" after a graceful release.
 const HANDOVER_BOUND: Duration = Duration::from_secs(6);
-/// SPEC section 8: exits within 10 s of SIGTERM in every state.
+/// docs/configuration.md "High availability": exits within 10 s of SIGTERM in every state.
 const EXIT_BOUND: Duration = Duration::from_secs(10);
 /// A generous bound for anything that should be quick on an idle control plane.
 const WAIT: Duration = Duration::from_secs(60);
@@ -779,7 +779,7 @@ mod fault_injection {
         if !repeated.is_empty() {
             problems.push(format!("Events repeated across the leader changes: {repeated:?}"));
         }
-        // SPEC section 8: startedAt is the first observation by any replica. The standby saw worker
+        // docs/configuration.md "High availability": startedAt is the first observation by any replica. The standby saw worker
         // in its warm cache right after it was applied, while nobody led.
         let started = worker.spec.started_at.0;
         let late_by = started.duration_since(applied_at);

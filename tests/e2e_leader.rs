@@ -1,4 +1,4 @@
-//! High availability as operators run it (SPEC section 8): replicas of the real `natsguard run`
+//! High availability as operators run it (docs/configuration.md, "High availability"): replicas of the real `natsguard run`
 //! binary on 127.0.0.1 against the real control plane, campaigning for one Lease.
 //!
 //! - a leader that loses its rights on the Lease stops writing within the renew deadline, and
@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use support::process::{Replica, get, grant, kubeconfig_path, poll, service_account_token, temp_dir, write_kubeconfig};
 
-/// SPEC section 8: exits within 10 s of SIGTERM in every state.
+/// docs/configuration.md "High availability": exits within 10 s of SIGTERM in every state.
 const EXIT_BOUND: Duration = Duration::from_secs(10);
 
 fn plaintext_deployment(name: &str) -> Deployment {

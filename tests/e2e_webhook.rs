@@ -1,4 +1,4 @@
-//! The validating admission webhook (SPEC section 9) through the real API server: the built
+//! The validating admission webhook (docs/configuration.md, "Admission") through the real API server: the built
 //! `natsguard run` binary serves it on 127.0.0.1 with a throwaway CA and serving certificate
 //! (openssl), a `ValidatingWebhookConfiguration` with `clientConfig.url` (no Service needed)
 //! scoped to the test's namespace sends it every Deployment CREATE and UPDATE there, and kubectl

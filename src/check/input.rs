@@ -118,7 +118,7 @@ pub enum Kind {
     Unknown,
 }
 
-/// Workload kinds with a pod spec (SPEC §6).
+/// Workload kinds with a pod spec (docs/ci.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum WorkloadKind {
     Deployment,

@@ -1,4 +1,4 @@
-//! Kustomizations next to the manifests (SPEC §6): the files a `kustomization.yaml` lists as
+//! Kustomizations next to the manifests (docs/ci.md): the files a `kustomization.yaml` lists as
 //! patches are partial objects (a Deployment with only the env it changes), so judging one as a
 //! whole workload gives false alarms; they are left out, and the directory gets a note with the
 //! command that checks what kustomize renders.

@@ -1,4 +1,4 @@
-//! `natsguard check`: the offline CI gate over rendered manifests (SPEC §6).
+//! `natsguard check`: the offline CI gate over rendered manifests (docs/ci.md).
 //!
 //! The input is read once. Phase 1 splits each source into documents as it is read
 //! ([`split`]), parses them on `--jobs` threads ([`parse`], [`fast`]) and, in input order,
@@ -594,7 +594,7 @@ impl Eval<'_> {
     }
 }
 
-/// Says why nothing was judged, when nothing was (SPEC §6); returns whether that fails the run.
+/// Says why nothing was judged, when nothing was (docs/ci.md); returns whether that fails the run.
 /// Also notes a policy that selects nothing while others select something.
 fn nothing_judged(
     policies: &Policies,

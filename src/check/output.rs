@@ -1,4 +1,4 @@
-//! Writing results as they are produced: readable text, JSON (SPEC §6) and SARIF 2.1.0.
+//! Writing results as they are produced: readable text, JSON (docs/ci.md) and SARIF 2.1.0.
 //!
 //! Every format streams: each workload's results are rendered to bytes on their own (on any
 //! thread, see `pool`), written in input order, and the summary comes last, so memory does not
@@ -208,7 +208,7 @@ impl Format for Text {
         if s.workloads > 0 {
             writeln!(out)?;
         }
-        // Never "all compliant" when nothing was judged (SPEC §6).
+        // Never "all compliant" when nothing was judged (docs/ci.md).
         let verdict = if s.workloads == 0 {
             "nothing judged".to_owned()
         } else if s.noncompliant == 0 {
@@ -245,7 +245,7 @@ impl Format for Text {
 // ---------------------------------------------------------------------------------------------
 // json
 
-/// SPEC §6's JSON object, one result per line.
+/// The JSON object of docs/ci.md, one result per line.
 pub struct Json {
     with_policy: bool,
 }

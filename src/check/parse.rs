@@ -1,7 +1,7 @@
 //! Parsing one document (or `List` item) into what `check` keeps of it: a workload record, a
 //! ConfigMap's data, a policy, or why it cannot be read.
 //!
-//! Only the fields evaluation reads are built (SPEC §6: kind, metadata name, namespace,
+//! Only the fields evaluation reads are built (docs/ci.md: kind, metadata name, namespace,
 //! labels and annotations, and the pod spec's containers' name, image, env and envFrom); `check`
 //! is a transport gate, not a schema validator, so a malformed field it does not read is not an
 //! error. YAML goes through the fast reader ([`super::fast`]) first and through the full parser

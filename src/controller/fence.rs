@@ -1,5 +1,5 @@
 //! The write fence: a Kubernetes client whose writes (POST, PUT, PATCH, DELETE) are refused
-//! while this replica does not lead, so "only the leader writes" (SPEC section 8) holds for every
+//! while this replica does not lead, so "only the leader writes" (docs/configuration.md, "High availability") holds for every
 //! write path (status, incidents, Events) even for a reconcile that was already running when
 //! leadership was lost. Reads and watches pass through: standbys keep their caches warm.
 

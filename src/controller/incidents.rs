@@ -29,7 +29,7 @@ pub struct Context {
     pub cache: Arc<Cache>,
     pub outbox: Outbox,
     pub metrics: Arc<Metrics>,
-    /// Only the leader reconciles (SPEC section 8).
+    /// Only the leader reconciles (docs/configuration.md, "High availability").
     pub leadership: Leadership,
 }
 

@@ -1,4 +1,4 @@
-//! Leader election against the API server (SPEC section 8, docs/configuration.md "High
+//! Leader election against the API server (docs/configuration.md "High
 //! availability"): campaigns for the `natsguard` Lease with the rules of `crate::election` and
 //! publishes the outcome as a [`Leadership`] handle. Only the leader writes; the reconcilers ask
 //! `Leadership::is_leading()` and the write fence (`super::fence`) refuses writes otherwise.
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-/// The Lease's name (SPEC section 8).
+/// The Lease's name (docs/configuration.md, "High availability").
 pub const LEASE_NAME: &str = "natsguard";
 /// The field manager of the Lease writes.
 const FIELD_MANAGER: &str = "natsguard";
@@ -40,7 +40,7 @@ impl LeaseConfig {
     }
 }
 
-/// `$POD_NAME`, else `<host name>_<pid>` (SPEC section 8).
+/// `$POD_NAME`, else `<host name>_<pid>` (docs/configuration.md, "High availability").
 pub fn default_identity() -> String {
     if let Ok(pod) = std::env::var("POD_NAME")
         && !pod.trim().is_empty()

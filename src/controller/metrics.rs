@@ -22,7 +22,7 @@ pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CON
 
 /// Reconcile latency buckets (seconds), as before the move to prometheus-client.
 const RECONCILE_BUCKETS: [f64; 9] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
-/// Admission latency buckets (seconds): the contract's target is p99 <= 10 ms (SPEC section 9).
+/// Admission latency buckets (seconds): the contract's target is p99 <= 10 ms (docs/configuration.md, "Admission").
 const ADMISSION_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
 /// One policy's contribution to the gauges.

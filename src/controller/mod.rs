@@ -1,7 +1,7 @@
 //! `natsguard run`: the controller, a thin I/O shell around the pure core. It watches
 //! policies, Deployments, ConfigMaps and incidents, calls the evaluator, the incident
 //! lifecycle and the status computation, and writes what they decide. With leader election on
-//! (the default, SPEC section 8) every replica keeps its caches warm and only the leader writes.
+//! (the default; docs/configuration.md, "High availability") every replica keeps its caches warm and only the leader writes.
 
 mod announce;
 pub mod cache;
@@ -157,7 +157,7 @@ pub struct Config {
     /// Campaign for this Lease and write only while leading; `None` writes unconditionally
     /// (leader election off: a single process).
     pub leader_election: Option<LeaseConfig>,
-    /// Serve the admission webhook (SPEC section 9).
+    /// Serve the admission webhook (docs/configuration.md, "Admission").
     pub webhook: Option<WebhookConfig>,
 }
 

@@ -53,7 +53,7 @@ pub struct Context {
     pub states: States,
     /// Consecutive failures per policy, for backoff.
     pub failures: Mutex<HashMap<PolicyKey, u32>>,
-    /// Only the leader reconciles (SPEC section 8); standbys only keep their caches warm.
+    /// Only the leader reconciles (docs/configuration.md, "High availability"); standbys only keep their caches warm.
     pub leadership: super::Leadership,
 }
 

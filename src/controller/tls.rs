@@ -1,7 +1,7 @@
 //! TLS for a listener served by [`super::http::serve`]: the serving certificate is read from a
 //! directory holding `tls.crt` and `tls.key` (how a `kubernetes.io/tls` Secret or cert-manager
 //! mounts them) and reloaded when they change, so a rotated certificate is served without a
-//! restart. This is the transport of the admission webhook (SPEC section 9, `--webhook-tls-dir`);
+//! restart. This is the transport of the admission webhook (docs/configuration.md "Admission", `--webhook-tls-dir`);
 //! rustls with the ring provider, as kube uses for the API server.
 
 use super::http::Accept;

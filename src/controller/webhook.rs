@@ -1,4 +1,4 @@
-//! The validating admission webhook (SPEC section 9; docs/configuration.md, "Admission"):
+//! The validating admission webhook (docs/configuration.md, "Admission"):
 //! `POST /validate` answers AdmissionReview `admission.k8s.io/v1` for `apps/v1` Deployments
 //! (CREATE, UPDATE) with the decision of [`crate::admission`]. Served over TLS by every replica
 //! (leader or not: it only reads), on the shared hyper server ([`super::http::serve`]).

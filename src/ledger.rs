@@ -70,6 +70,17 @@ impl Entry {
     }
 }
 
+/// A durable entry string: the [`Entry`] (none for `#n` alone: nothing announced now) and the
+/// number of transitions announced (`#n`, 0 when absent).
+fn decode_durable(s: &str) -> (Option<Entry>, u32) {
+    let (entry, seq) = match s.rsplit_once('#') {
+        Some((e, n)) => (e, n.parse().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let entry = (!entry.is_empty()).then(|| Entry::decode(entry));
+    (entry, seq)
+}
+
 /// The shard a workload's entry lives in: FNV-1a of its name, stable across releases.
 pub fn shard_of(workload: &str) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -109,6 +120,9 @@ pub fn seed(status: Option<&NatsTransportPolicyStatus>) -> HashMap<String, Entry
 #[derive(Clone, Debug, Default)]
 pub struct Record {
     announced: HashMap<String, Entry>,
+    /// Per workload, how many transitions were announced (kept when its entry goes, as `#n`, while
+    /// the Deployment exists): the Events of the next one are named after `n + 1`.
+    seq: HashMap<String, u32>,
     durable: BTreeMap<u32, BTreeMap<String, String>>,
     /// Events decided and not yet sent, per workload.
     unsent: HashMap<String, u32>,
@@ -121,7 +135,13 @@ impl Record {
     pub fn load<'a>(shards: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
         let mut r = Record::default();
         for (name, encoded) in shards {
-            r.announced.insert(name.clone(), Entry::decode(encoded));
+            let (entry, seq) = decode_durable(encoded);
+            if let Some(entry) = entry {
+                r.announced.insert(name.clone(), entry);
+            }
+            if seq > 0 {
+                r.seq.insert(name.clone(), seq);
+            }
             r.durable.entry(shard_of(name)).or_default().insert(name.clone(), encoded.clone());
         }
         r
@@ -142,9 +162,22 @@ impl Record {
         self.announced.get(workload)
     }
 
-    /// Workloads with an entry.
+    /// Workloads with an entry or a count of announced transitions.
     pub fn workloads(&self) -> impl Iterator<Item = &String> {
-        self.announced.keys()
+        self.announced.keys().chain(self.seq.keys().filter(|w| !self.announced.contains_key(*w)))
+    }
+
+    /// How many transitions were announced for `workload`.
+    pub fn seq(&self, workload: &str) -> u32 {
+        self.seq.get(workload).copied().unwrap_or(0)
+    }
+
+    /// Forget `workload` entirely (its Deployment is gone: a new one of that name has a new uid).
+    pub fn forget(&mut self, workload: &str) {
+        self.announced.remove(workload);
+        self.seq.remove(workload);
+        self.unsent.remove(workload);
+        self.set_durable(workload, None);
     }
 
     pub fn len(&self) -> usize {
@@ -155,9 +188,13 @@ impl Record {
         self.announced.is_empty()
     }
 
-    /// Decide `entry` for `workload`, with `events` Events about to be sent for it. With none
-    /// pending, the durable record follows at once.
-    pub fn decide(&mut self, workload: &str, entry: Option<Entry>, events: u32) {
+    /// Decide `entry` for `workload`, with `events` Events about to be sent for it; returns the
+    /// number of this transition (what its Events are named after) when there are any. With
+    /// none pending, the durable record follows at once.
+    pub fn decide(&mut self, workload: &str, entry: Option<Entry>, events: u32) -> u32 {
+        if events > 0 {
+            *self.seq.entry(workload.to_owned()).or_insert(0) += 1;
+        }
         match &entry {
             Some(e) => {
                 self.announced.insert(workload.to_owned(), e.clone());
@@ -172,6 +209,7 @@ impl Record {
             self.unsent.remove(workload);
             self.set_durable(workload, entry.as_ref());
         }
+        self.seq(workload)
     }
 
     /// One Event decided for `workload` was sent: once none is left, its durable entry follows
@@ -194,9 +232,15 @@ impl Record {
     fn set_durable(&mut self, workload: &str, entry: Option<&Entry>) {
         let shard = shard_of(workload);
         let map = self.durable.entry(shard).or_default();
-        let changed = match entry {
-            Some(e) => {
-                let encoded = e.encode();
+        let seq = self.seq.get(workload).copied().unwrap_or(0);
+        let encoded = match (entry, seq) {
+            (None, 0) => None,
+            (None, n) => Some(format!("#{n}")),
+            (Some(e), 0) => Some(e.encode()),
+            (Some(e), n) => Some(format!("{}#{n}", e.encode())),
+        };
+        let changed = match encoded {
+            Some(encoded) => {
                 if map.get(workload) == Some(&encoded) {
                     false
                 } else {
@@ -284,22 +328,46 @@ mod tests {
     fn durable_entries_follow_only_once_every_event_is_sent() {
         let mut r = Record::default();
         let bad = Entry { violating: true, codes: [Code::PlaintextTransport].into() };
-        r.decide("api", Some(bad.clone()), 1);
+        assert_eq!(r.decide("api", Some(bad.clone()), 1), 1, "the first announced transition");
         assert_eq!(r.get("api"), Some(&bad));
         assert!(r.take_dirty().is_empty(), "nothing durable before the Event is sent");
         r.sent("api");
         let dirty = r.take_dirty();
         assert_eq!(
             dirty,
-            [(shard_of("api"), BTreeMap::from([("api".to_string(), "!PlaintextTransport".to_string())]))]
+            [(shard_of("api"), BTreeMap::from([("api".to_string(), "!PlaintextTransport#1".to_string())]))]
         );
-        // A removal without an Event is durable at once.
+        // A removal without an Event is durable at once; the count stays (the next transition
+        // of this Deployment is the second, whatever happened in between).
         r.decide("api", None, 0);
+        assert_eq!(r.take_dirty(), [(shard_of("api"), BTreeMap::from([("api".to_string(), "#1".to_string())]))]);
+        assert_eq!(r.decide("api", Some(bad.clone()), 1), 2);
+        assert!(r.workloads().any(|w| w == "api"));
+        // A Deployment that is gone is forgotten, count and all.
+        r.forget("api");
         assert_eq!(r.take_dirty(), [(shard_of("api"), BTreeMap::new())]);
+        assert_eq!((r.seq("api"), r.workloads().count()), (0, 0));
         // Unchanged: nothing to write.
-        r.decide("web", Some(bad.clone()), 0);
+        assert_eq!(r.decide("web", Some(bad.clone()), 0), 0);
         r.take_dirty();
         r.decide("web", Some(bad), 0);
+        assert!(!r.has_dirty());
+    }
+
+    #[test]
+    fn durable_strings_carry_the_count() {
+        let stored = [
+            ("a".to_string(), "!PlaintextTransport#3".to_string()),
+            ("b".to_string(), "#2".to_string()),
+            ("c".to_string(), "MixedSchemes".to_string()),
+        ];
+        let r = Record::load(stored.iter().map(|(a, b)| (a, b)));
+        assert!(r.get("a").is_some_and(|e| e.violating) && r.seq("a") == 3);
+        assert!(r.get("b").is_none() && r.seq("b") == 2);
+        assert!(r.get("c").is_some_and(|e| !e.violating) && r.seq("c") == 0);
+        let mut names: Vec<&String> = r.workloads().collect();
+        names.sort();
+        assert_eq!(names, ["a", "b", "c"]);
         assert!(!r.has_dirty());
     }
 

@@ -40,9 +40,9 @@ pub struct Notice {
 }
 
 /// A stable identity (FNV-1a over the parts, each followed by a 0 byte) for one announcement.
-/// Finding Events use (policy, workload uid, generation, inputs fingerprint, the entry announced
-/// before, the entry announced now, reason): the same transition from the same durable record
-/// gives the same key on every replica of a release (docs/configuration.md, "What was announced").
+/// Finding Events use (policy uid, Deployment uid, the number of the transition in the durable
+/// record, reason): a successor deciding the same transition from the same durable record names
+/// it the same (docs/configuration.md, "What was announced"). No value of the workload goes in.
 pub fn announcement_key(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {

@@ -79,6 +79,8 @@ pub struct PolicyState {
 /// The policy being reconciled.
 pub struct Policy<'a> {
     pub name: &'a str,
+    /// Its uid (a policy created again under the same name names its Events anew).
+    pub uid: &'a str,
     pub generation: Option<i64>,
     pub spec: &'a NatsTransportPolicySpec,
     pub compiled: &'a Compiled,
@@ -146,9 +148,12 @@ pub fn plan(
         let selected = world.workload(name).filter(|w| !w.meta.deleting && policy.compiled.selects(&w.labels()));
         let Some(w) = selected else {
             // Gone or out of scope: out of the index and the record, no Event; its incidents are
-            // resolved below.
+            // resolved below. The count of announced transitions stays while the Deployment
+            // exists (back in scope, its next Events get new names).
             state.index.remove(name);
-            if state.record.get(name).is_some() {
+            if world.workload(name).is_none() {
+                state.record.forget(name);
+            } else if state.record.get(name).is_some() {
                 state.record.decide(name, None, 0);
             }
             continue;
@@ -175,15 +180,11 @@ pub fn plan(
                 report
             }
         };
-        let before = state.record.get(name).map(|e| e.encode()).unwrap_or_default();
         let (entry, mut notices) = notices::workload(name, state.record.get(name), &report);
-        let after = entry.as_ref().map(|e| e.encode()).unwrap_or_default();
-        let (generation_text, inputs) = (w.generation().to_string(), fingerprint.to_string());
+        let seq = state.record.decide(name, entry, notices.len() as u32).to_string();
         for n in &mut notices {
-            let parts = [policy.name, w.uid(), &generation_text, &inputs, &before, &after, &n.reason];
-            n.key = Some(notices::announcement_key(&parts));
+            n.key = Some(notices::announcement_key(&[policy.uid, w.uid(), &seq, &n.reason]));
         }
-        state.record.decide(name, entry, notices.len() as u32);
         out.notices.extend(notices);
 
         let since = world.observed_since(&w, policy.name);
@@ -418,7 +419,8 @@ mod tests {
         let mut spec = NatsTransportPolicySpec::default();
         spec.selector.match_labels = Some([("app".to_string(), "cordum".to_string())].into());
         let compiled = validation::compile(&spec).unwrap();
-        let policy = Policy { name: "p", generation: Some(1), spec: &spec, compiled: &compiled, open: &[] };
+        let policy =
+            Policy { name: "p", uid: "uid-p", generation: Some(1), spec: &spec, compiled: &compiled, open: &[] };
         plan(state, &policy, touched, world, "2026-01-01T00:00:00Z".parse().unwrap())
     }
 
@@ -444,7 +446,8 @@ mod tests {
     fn full_reports(_: &mut PolicyState, w: &Fake) -> Vec<(String, WorkloadReport)> {
         let spec = NatsTransportPolicySpec::default();
         let compiled = validation::compile(&spec).unwrap();
-        let policy = Policy { name: "p", generation: Some(1), spec: &spec, compiled: &compiled, open: &[] };
+        let policy =
+            Policy { name: "p", uid: "uid-p", generation: Some(1), spec: &spec, compiled: &compiled, open: &[] };
         let ctx = EvalContext::at("2026-01-01T00:00:00Z".parse().unwrap());
         w.workloads.iter().map(|(n, wl)| (n.clone(), evaluate(&policy, wl, &ctx, w))).collect()
     }
@@ -502,6 +505,34 @@ mod tests {
 
     /// A 1 MB URL from a ConfigMap gives short findings, a status far below the API server's
     /// limits, and the ordinary Deployment beside it is reported as usual.
+    /// A successor that loads the durable record from before an unwritten transition names that
+    /// transition's Events as the old leader did (the API server refuses the copy); the same
+    /// finding coming back later is a new transition with new names.
+    #[test]
+    fn a_successor_names_a_transition_as_the_old_leader_did() {
+        let keys = |p: &Planned| -> Vec<(String, u64)> {
+            p.notices.iter().map(|n| (n.reason.clone(), n.key.expect("finding Events have a key"))).collect()
+        };
+        let mut w = world(1);
+        let mut leader = PolicyState::default();
+        let first = run(&mut leader, Touched::everything(), &w);
+        // Its Events went out but the record was never written: the successor starts empty.
+        sent(&mut leader, &first);
+        let mut successor = PolicyState::default();
+        assert_eq!(keys(&run(&mut successor, Touched::everything(), &w)), keys(&first));
+        // Compliant, then plaintext again: DriftResolved, then the same code under a new name.
+        w.workloads.insert("d000".into(), workload("d000", "tls://nats:4222", json!({"app": "cordum"})));
+        let fixed = run(&mut leader, Touched::everything(), &w);
+        assert!(reasons(&fixed).iter().any(|(_, r)| r == notices::DRIFT_RESOLVED));
+        sent(&mut leader, &fixed);
+        w.workloads.insert("d000".into(), workload("d000", "nats://nats:4222", json!({"app": "cordum"})));
+        let again = run(&mut leader, Touched::everything(), &w);
+        assert_eq!(reasons(&again), reasons(&first));
+        let (a, b): (BTreeSet<u64>, BTreeSet<u64>) =
+            (keys(&first).into_iter().map(|k| k.1).collect(), keys(&again).into_iter().map(|k| k.1).collect());
+        assert!(a.is_disjoint(&b), "a recurrence is announced under new names");
+    }
+
     #[test]
     fn a_huge_value_stays_bounded_and_isolated() {
         let mut w = world(0);

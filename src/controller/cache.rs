@@ -98,6 +98,11 @@ pub struct Cache {
     pub health: Vec<Arc<StreamHealth>>,
 }
 
+/// The time of an observation, to the second (as `startedAt` and every time natsguard writes).
+fn observed_now() -> Timestamp {
+    Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now())
+}
+
 /// What the controllers of a scope receive from its cache.
 pub struct Triggers {
     pub policies: mpsc::UnboundedReceiver<ObjectRef<NatsTransportPolicy>>,
@@ -349,7 +354,7 @@ impl Cache {
         let all = self.policies.state();
         let relevance = Relevance::of(all.iter().map(|p| &p.spec));
         let mut data = self.write();
-        let now = Timestamp::now();
+        let now = observed_now();
         let mut since: HashMap<String, HashMap<String, (i64, Timestamp)>> = HashMap::new();
         for (ns, n) in data.namespaces.iter_mut() {
             n.policies.clear();
@@ -449,7 +454,7 @@ impl Cache {
                 }
                 return;
             }
-            let held = Held { value: slim.clone(), list, since: Timestamp::now() };
+            let held = Held { value: slim.clone(), list, since: observed_now() };
             if let Some(old) = n.workloads.insert(name.clone(), held) {
                 n.forget_needs(&name, &old.value);
             }
@@ -520,9 +525,13 @@ impl Cache {
             let n = data.namespaces.entry(ns.clone()).or_default();
             let wanted = n.wanted.get(name.as_str());
             let slim = SlimConfigMap::of(record.data, |k| wanted.is_some_and(|w| w.contains_key(k)));
-            let kept = n.configmaps.get(&name).filter(|h| h.value.data == slim.data).map(|h| h.since);
-            let same = kept.is_some();
-            let since = kept.unwrap_or_else(Timestamp::now);
+            let old = n.configmaps.get(&name);
+            let same = old.is_some_and(|h| h.value.data == slim.data);
+            // Since when its values are what they are: kept while only keys were added (a workload
+            // now reads one more key; nothing it read before changed).
+            let since = old
+                .filter(|h| h.value.data.iter().all(|(k, v)| slim.data.get(k) == Some(v)))
+                .map_or_else(observed_now, |h| h.since);
             n.configmaps.insert(name.clone(), Held { value: Arc::new(slim), list, since });
             if same {
                 return false;

@@ -276,6 +276,7 @@ async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> R
             shared.apply_confirmations(&mut state);
             let p = Policy {
                 name: &policy.name_any(),
+                uid: &shared.uid,
                 generation: policy.metadata.generation,
                 spec: &policy.spec,
                 compiled: &compiled,

@@ -37,6 +37,8 @@ pub async fn send(
     let now = Timestamp::now();
     let ns = regarding.namespace.clone().unwrap_or_else(|| "default".to_owned());
     let stem: String = regarding.name.as_deref().unwrap_or("natsguard").chars().take(200).collect();
+    // Cut, a name may end in `-` or `.`, which a DNS subdomain label may not.
+    let stem = stem.trim_end_matches(['-', '.']);
     let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let event = Event {
         metadata: ObjectMeta {

@@ -19,7 +19,7 @@ use tokio::sync::watch as signal;
 /// First retry after a stream error.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 /// Longest wait between retries: a restarted API server is noticed within this.
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(3);
 /// A stream that was retried and raised no error for this long is working again.
 const RECOVERED_AFTER: Duration = Duration::from_secs(2);
 /// How often a failing stream says so again in the log.

@@ -253,7 +253,7 @@ impl Announcer {
                 let attempts = p.attempts + 1;
                 let delay = RETRY_FIRST.saturating_mul(1 << attempts.min(8)).min(RETRY_MAX);
                 tracing::warn!(reason = %p.item.notice.reason, error = %e, retry_in = ?delay, "cannot send an Event; retrying");
-                let message = format!("cannot send Events (retrying): {e}");
+                let message = format!("cannot send Events (retrying): {}", super::brief(&e));
                 if shared.set(|pr| pr.events = Some(message)) {
                     self.cache.trigger(&shared.key);
                 }
@@ -318,7 +318,8 @@ impl Flusher {
             {
                 state.record.unwritten(failed);
             }
-            let message = error.map(|e| format!("cannot write the announced record (NatsTransportLedger): {e}"));
+            let message =
+                error.map(|e| format!("cannot write the announced record (NatsTransportLedger): {}", super::brief(&e)));
             if let Some(m) = &message {
                 tracing::warn!(policy = %s.key.1, namespace = %s.key.0, error = %m, "ledger write failed; retrying");
             }

@@ -127,6 +127,15 @@ pub enum Error {
     Tls(#[from] tls::TlsError),
 }
 
+/// What a failed API request says, short enough for a condition message: the API server's own
+/// message and code for a refused request (not kube's debug form of the whole Status).
+pub fn brief(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => format!("{} ({} {})", s.message, s.code, s.reason),
+        other => other.to_string(),
+    }
+}
+
 impl Error {
     /// The kind of failure, the `kind` label of `natsguard_reconcile_errors_total`.
     pub fn kind(&self) -> &'static str {
@@ -510,6 +519,12 @@ mod tests {
         // A cluster-wide scope answers for every namespace.
         let all = Caches { scopes: vec![scope(None)] };
         assert_eq!(all.coverage("anything"), Coverage::Syncing);
+    }
+
+    #[test]
+    fn a_refused_request_is_told_briefly() {
+        let status = kube::core::Status::failure("incidents are forbidden", "Forbidden").with_code(403).boxed();
+        assert_eq!(brief(&kube::Error::Api(status)), "incidents are forbidden (403 Forbidden)");
     }
 
     #[test]

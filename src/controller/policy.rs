@@ -314,7 +314,11 @@ async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> R
             Err(e) => {
                 ctx.metrics.reconcile_failed("policy", e.kind());
                 tracing::warn!(policy = %name, namespace = %ns, deployment = %step.deployment, error = %e, "incident write failed");
-                failures.push(format!("{} incident for Deployment {}: {e}", step.r#override, step.deployment));
+                let why = match &e {
+                    Error::Kube(k) => super::brief(k),
+                    other => other.to_string(),
+                };
+                failures.push(format!("{} incident for Deployment {}: {why}", step.r#override, step.deployment));
             }
         }
     }

@@ -9,6 +9,7 @@ mod fence;
 pub mod http;
 mod incidents;
 pub mod leader;
+mod memory;
 pub mod metrics;
 mod policy;
 mod probe;
@@ -179,6 +180,7 @@ pub struct WebhookConfig {
 }
 
 pub fn main(args: RunArgs) -> ExitCode {
+    memory::limit_arenas();
     init_tracing(args.log_format);
     // Few blocking threads: they run the planner, and each thread the allocator sees gets an
     // arena of its own.
@@ -364,6 +366,7 @@ pub async fn run(
         let (workloads, configmaps) =
             handle.scopes.iter().map(|c| c.sizes()).fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
         tracing::info!(workloads, configmaps, "caches synced; ready");
+        memory::release_free();
     });
 
     let mut all = futures::future::join_all(controllers);

@@ -291,6 +291,10 @@ async fn reconcile_policy(policy: &Arc<NatsTransportPolicy>, ctx: &Context) -> R
     let Some(planned) = planned else { return Err(Error::Internal("the planner stopped".into())) };
     let planned_at = Instant::now();
     ctx.metrics.evaluated(planned.evaluated as u64);
+    if planned.evaluated >= 1000 {
+        // A full pass over many workloads leaves its scratch memory free in the allocator.
+        super::memory::release_free();
+    }
 
     // Apply: each incident on its own.
     let incidents_api: Api<NatsTransportIncident> = Api::namespaced(ctx.client.clone(), &ns);

@@ -25,6 +25,8 @@ use tokio::sync::mpsc;
 
 /// Events in flight at once.
 const CONCURRENCY: usize = 8;
+/// Events pending at once that make a burst, after which free memory is handed back.
+const BURST: usize = 1000;
 /// How often decided entries are written to the ledger shards.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// Retry delays for a failed Event: doubling from the first, capped.
@@ -168,6 +170,7 @@ impl Announcer {
         let flusher = tokio::spawn(self.clone_for_flush().flush_loop(flushed_rx));
         let mut stop = std::pin::pin!(stop);
         let mut deadline: Option<tokio::time::Instant> = None;
+        let mut burst = 0usize;
         loop {
             while inflight.len() < CONCURRENCY {
                 let Some(p) = queue.pop_front() else { break };
@@ -183,7 +186,15 @@ impl Announcer {
                     (p, r)
                 });
             }
-            self.metrics.events_pending((queue.len() + retries.len() + inflight.len()) as i64);
+            let pending = queue.len() + retries.len() + inflight.len();
+            self.metrics.events_pending(pending as i64);
+            // A burst (a new leader announcing thousands of workloads) leaves its Events' memory
+            // free in the allocator once it is sent.
+            burst = burst.max(pending);
+            if pending == 0 && burst >= BURST {
+                super::memory::release_free();
+                burst = 0;
+            }
             if deadline.is_some() && queue.is_empty() && inflight.is_empty() {
                 break;
             }

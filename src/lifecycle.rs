@@ -73,7 +73,7 @@ pub enum Observation<'a> {
     Evaluated {
         report: &'a WorkloadReport,
         annotations: &'a BTreeMap<String, String>,
-        /// Since when the operator has observed the workload as it is now (by any replica, led
+        /// Since when the replica planning this has observed the workload as it is now (led
         /// or not), if known: a new incident starts then, not at the takeover that opens it.
         since: Option<Timestamp>,
     },

@@ -211,17 +211,28 @@ fn state_notices(
     state: IncidentState,
     overdue_notice: bool,
     rollback_by: k8s_openapi::jiff::Timestamp,
-) -> Option<Notice> {
-    match state {
-        IncidentState::DeadlineApproaching if recorded != Some(IncidentState::DeadlineApproaching) => {
-            Some(notice(true, OVERRIDE_DEADLINE_APPROACHING, format!("{subject} must be rolled back by {rollback_by}")))
-        }
-        IncidentState::Overdue if overdue_notice => Some(notice(
+) -> Vec<Notice> {
+    let approaching =
+        || notice(true, OVERRIDE_DEADLINE_APPROACHING, format!("{subject} must be rolled back by {rollback_by}"));
+    let overdue = || {
+        notice(
             true,
             OVERRIDE_OVERDUE,
             format!("{subject} is past its rollback deadline {rollback_by}; roll it back now"),
-        )),
-        _ => None,
+        )
+    };
+    match state {
+        IncidentState::DeadlineApproaching if recorded != Some(IncidentState::DeadlineApproaching) => {
+            vec![approaching()]
+        }
+        // Recorded Active and now past the deadline: the warning window went by unrecorded (nobody
+        // led, or the reconcile came late); it is announced before the escalation, as every
+        // transition is, once.
+        IncidentState::Overdue if overdue_notice && recorded == Some(IncidentState::Active) => {
+            vec![approaching(), overdue()]
+        }
+        IncidentState::Overdue if overdue_notice => vec![overdue()],
+        _ => Vec::new(),
     }
 }
 
@@ -395,6 +406,12 @@ mod tests {
             assert_eq!(reasons(&out), [OVERRIDE_DEADLINE_APPROACHING]);
             assert!(out[0].note.contains(var) && out[0].note.contains(kind), "{}", out[0].note);
             let out = incident(&a, Some(IncidentState::DeadlineApproaching), &keep(IncidentState::Overdue, true));
+            assert_eq!(reasons(&out), [OVERRIDE_OVERDUE]);
+            // The warning window went by unrecorded: both, in order, once.
+            let out = incident(&a, Some(IncidentState::Active), &keep(IncidentState::Overdue, true));
+            assert_eq!(reasons(&out), [OVERRIDE_DEADLINE_APPROACHING, OVERRIDE_OVERDUE]);
+            // An hourly repeat is the escalation alone.
+            let out = incident(&a, Some(IncidentState::Overdue), &keep(IncidentState::Overdue, true));
             assert_eq!(reasons(&out), [OVERRIDE_OVERDUE]);
             assert!(out[0].note.contains(var) && out[0].note.contains("past its rollback deadline"), "{}", out[0].note);
             // Recorded already: nothing again, except the hourly overdue repeat.

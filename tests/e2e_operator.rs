@@ -12,42 +12,9 @@ use natsguard::crd::{IncidentState, NatsTransportIncident, NatsTransportPolicy, 
 use natsguard::report::Override;
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::TestNamespace;
-use tokio::sync::oneshot;
+use support::{Operator, TestNamespace};
 
 const WAIT: Duration = Duration::from_secs(40);
-
-/// An operator instance watching one namespace, stopped (gracefully) on `stop`.
-struct Operator {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Operator {
-    fn start(client: &Client, ns: &str) -> Self {
-        let (tx, rx) = oneshot::channel();
-        let config = natsguard::controller::Config { namespaces: vec![ns.to_owned()], ..Default::default() };
-        let client = client.clone();
-        let task = tokio::spawn(async move {
-            natsguard::controller::run(client, config, None, async move {
-                let _ = rx.await;
-            })
-            .await
-            .expect("operator run failed");
-        });
-        Self { stop: Some(tx), task }
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(20), &mut self.task)
-            .await
-            .expect("operator did not stop within 20s of shutdown")
-            .expect("operator task panicked");
-    }
-}
 
 async fn setup(prefix: &str) -> (Client, TestNamespace) {
     let client = support::client().await;

@@ -19,46 +19,13 @@ use natsguard::report::Override;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
-use support::TestNamespace;
-use tokio::sync::oneshot;
+use support::{Operator, TestNamespace};
 
 const WAIT: Duration = Duration::from_secs(40);
 /// The CRD manifest of the previous release, exactly as it shipped (see the file's header).
 const PREVIOUS_CRDS: &str = "tests/fixtures/upgrade/natsguard.io-d1d8ec2.yaml";
 /// The field manager the previous operator wrote with.
 const PREVIOUS_OPERATOR: &str = "natsguard";
-
-/// The current operator, watching one namespace, stopped gracefully on `stop`.
-struct Operator {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Operator {
-    fn start(client: &Client, ns: &str) -> Self {
-        let (tx, rx) = oneshot::channel();
-        let config = natsguard::controller::Config { namespaces: vec![ns.to_owned()], ..Default::default() };
-        let client = client.clone();
-        let task = tokio::spawn(async move {
-            natsguard::controller::run(client, config, None, async move {
-                let _ = rx.await;
-            })
-            .await
-            .expect("operator run failed");
-        });
-        Self { stop: Some(tx), task }
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(20), &mut self.task)
-            .await
-            .expect("operator did not stop within 20s of shutdown")
-            .expect("operator task panicked");
-    }
-}
 
 /// The previous release's incident name: `<deployment>-<FNV-1a of policy/uid/generation>`.
 fn previous_incident_name(deployment: &str, policy: &str, uid: &str, generation: i64) -> String {

@@ -234,3 +234,36 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// natsguard's controller run in this test process, watching one namespace; stopped gracefully
+/// (and within 20 s) on [`Operator::stop`].
+pub struct Operator {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Operator {
+    pub fn start(client: &Client, ns: &str) -> Self {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let config = natsguard::controller::Config { namespaces: vec![ns.to_owned()], ..Default::default() };
+        let client = client.clone();
+        let task = tokio::spawn(async move {
+            natsguard::controller::run(client, config, None, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("operator run failed");
+        });
+        Self { stop: Some(tx), task }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(20), &mut self.task)
+            .await
+            .expect("operator did not stop within 20s of shutdown")
+            .expect("operator task panicked");
+    }
+}

@@ -50,13 +50,8 @@ impl Caches for Warm {
     }
     fn configmaps(&self, namespace: &str, pod: &PodEnv) -> Box<dyn ConfigMapLookup + '_> {
         let mut maps = BTreeMap::new();
-        for (c, _) in pod.all() {
-            let from = c.env_from.iter().filter_map(|f| f.config_map_ref.as_ref().map(|r| &r.name));
-            let keys = c.env.iter().filter_map(|e| e.value_from.as_ref()?.config_map_key_ref.as_ref().map(|r| &r.name));
-            for name in from.chain(keys) {
-                maps.entry(name.clone())
-                    .or_insert_with(|| self.configmaps.get(&ObjectRef::new(name).within(namespace)));
-            }
+        for name in pod.configmap_names() {
+            maps.entry(name.clone()).or_insert_with(|| self.configmaps.get(&ObjectRef::new(name).within(namespace)));
         }
         Box::new(PodMaps { namespace: namespace.to_owned(), maps, empty: BTreeMap::new() })
     }

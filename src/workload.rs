@@ -40,6 +40,16 @@ impl PodEnv {
         let init = self.init_containers.iter().map(|c| (c, true));
         init.chain(self.containers.iter().map(|c| (c, false)))
     }
+
+    /// The names of the ConfigMaps the pod's env refers to (`envFrom` and `configMapKeyRef`), in
+    /// container order, repeats included.
+    pub fn configmap_names(&self) -> impl Iterator<Item = &String> {
+        self.all().flat_map(|(c, _)| {
+            let from = c.env_from.iter().filter_map(|f| f.config_map_ref.as_ref().map(|r| &r.name));
+            let keys = c.env.iter().filter_map(|e| e.value_from.as_ref()?.config_map_key_ref.as_ref().map(|r| &r.name));
+            from.chain(keys)
+        })
+    }
 }
 
 impl From<&Container> for ContainerEnv {

@@ -325,16 +325,11 @@ mod tests {
         }
         fn configmaps(&self, ns: &str, pod: &PodEnv) -> Box<dyn ConfigMapLookup + '_> {
             let mut maps = HashMap::new();
-            for (c, _) in pod.all() {
-                let from = c.env_from.iter().filter_map(|f| f.config_map_ref.as_ref().map(|r| &r.name));
-                let keys =
-                    c.env.iter().filter_map(|e| e.value_from.as_ref()?.config_map_key_ref.as_ref().map(|r| &r.name));
-                for name in from.chain(keys) {
-                    maps.entry(name.clone()).or_insert_with(|| {
-                        self.lookups.lock().unwrap().push(name.clone());
-                        self.configmaps.get(name).cloned()
-                    });
-                }
+            for name in pod.configmap_names() {
+                maps.entry(name.clone()).or_insert_with(|| {
+                    self.lookups.lock().unwrap().push(name.clone());
+                    self.configmaps.get(name).cloned()
+                });
             }
             Box::new(PodConfigMaps { namespace: ns.to_owned(), maps, empty: BTreeMap::new() })
         }

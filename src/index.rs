@@ -264,16 +264,7 @@ mod tests {
     use super::*;
 
     fn report(codes: &[(Code, Severity)]) -> WorkloadReport {
-        let findings = codes
-            .iter()
-            .map(|(code, severity)| Finding {
-                code: *code,
-                severity: *severity,
-                container: "c".into(),
-                message: "m".into(),
-            })
-            .collect();
-        WorkloadReport { containers: vec![ContainerReport { name: "c".into(), findings, ..Default::default() }] }
+        WorkloadReport::with_codes(codes)
     }
 
     fn put(index: &mut PolicyIndex, name: &str, codes: &[(Code, Severity)]) {

@@ -278,19 +278,9 @@ mod tests {
     use super::*;
     use crate::crd::WorkloadResult;
     use crate::findings::Finding;
-    use crate::report::ContainerReport;
 
-    fn report(findings: &[(Code, Severity)]) -> WorkloadReport {
-        let findings = findings
-            .iter()
-            .map(|(code, severity)| Finding {
-                code: *code,
-                severity: *severity,
-                container: "c".into(),
-                message: "m".into(),
-            })
-            .collect();
-        WorkloadReport { containers: vec![ContainerReport { name: "c".into(), findings, ..Default::default() }] }
+    fn report(codes: &[(Code, Severity)]) -> WorkloadReport {
+        WorkloadReport::with_codes(codes)
     }
 
     #[test]

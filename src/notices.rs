@@ -264,20 +264,10 @@ mod tests {
         assert_ne!(k(&["p", "uid", "1", "fp", "", "!X", "X"]), k(&["p", "uid", "2", "fp", "", "!X", "X"]));
         assert_ne!(k(&["p", "uid", "1", "fp", "", "!X", "X"]), k(&["p", "uid", "1", "fp", "Y", "!X,Y", "X"]));
     }
-    use crate::findings::{Code, Finding};
-    use crate::report::ContainerReport;
+    use crate::findings::Code;
 
     fn report(codes: &[(Code, Severity)]) -> WorkloadReport {
-        let findings = codes
-            .iter()
-            .map(|(code, severity)| Finding {
-                code: *code,
-                severity: *severity,
-                container: "c".into(),
-                message: format!("{code} here"),
-            })
-            .collect();
-        WorkloadReport { containers: vec![ContainerReport { name: "c".into(), findings, ..Default::default() }] }
+        WorkloadReport::with_codes(codes)
     }
 
     fn reasons_of(out: &[Notice]) -> Vec<(&str, bool)> {

@@ -134,6 +134,23 @@ pub struct WorkloadReport {
     pub containers: Vec<ContainerReport>,
 }
 
+#[cfg(test)]
+impl WorkloadReport {
+    /// A one-container (`c`) report with these findings, each message `<code> here` (for tests).
+    pub fn with_codes(codes: &[(crate::findings::Code, Severity)]) -> Self {
+        let findings = codes
+            .iter()
+            .map(|(code, severity)| Finding {
+                code: *code,
+                severity: *severity,
+                container: "c".into(),
+                message: format!("{code} here"),
+            })
+            .collect();
+        WorkloadReport { containers: vec![ContainerReport { name: "c".into(), findings, ..Default::default() }] }
+    }
+}
+
 impl WorkloadReport {
     /// No container has a violation.
     pub fn compliant(&self) -> bool {

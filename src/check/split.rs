@@ -644,9 +644,14 @@ mod tests {
     use super::*;
 
     fn events(s: &str) -> Vec<String> {
+        events_from(&mut s.as_bytes())
+    }
+
+    /// What `split` emits reading `r`, one line per event.
+    fn events_from(r: &mut dyn Read) -> Vec<String> {
         let mut g = 0;
         let mut out = Vec::new();
-        split(&mut s.as_bytes(), &mut g, &mut |e| {
+        split(r, &mut g, &mut |e| {
             out.push(match e {
                 Event::Unit(u) => format!(
                     "{:?}@{}{}:{}",
@@ -732,22 +737,7 @@ mod tests {
         let expected = events(input);
         assert_eq!(expected.len(), 12, "{expected:#?}");
         for k in [1, 2, 3, 7, 64, 4096] {
-            let mut g = 0;
-            let mut got = Vec::new();
-            split(&mut Trickle(input.as_bytes(), k), &mut g, &mut |e| {
-                got.push(match e {
-                    Event::Unit(u) => format!(
-                        "{:?}@{}{}:{}",
-                        u.form,
-                        u.line,
-                        u.group.map(|g| format!("g{g}")).unwrap_or_default(),
-                        u.text
-                    ),
-                    Event::GroupEnd { group, list } => format!("end g{group} {list}"),
-                    Event::Unreadable { line, .. } => format!("unreadable@{line}"),
-                    Event::BadJson { line, .. } => format!("badjson@{line}"),
-                })
-            });
+            let got = events_from(&mut Trickle(input.as_bytes(), k));
             assert_eq!(got, expected, "reads of {k} bytes");
         }
     }

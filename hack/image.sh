@@ -30,6 +30,8 @@ cd "$repo_root"
 out="${1:-$repo_root/target/image/natsguard-oci}"
 log() { printf '[image] %s\n' "$*" >&2; }
 die() { printf '[image] error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=hack/lib/registry.sh
+. "$repo_root/hack/lib/registry.sh"
 
 command -v tar >/dev/null || die "tar is needed"
 crane="$(hack/crane.sh --print-path)"
@@ -70,16 +72,8 @@ tar --create --file "$work/layer.tar" --directory "$work/rootfs" --format=ustar 
   --owner=0 --group=0 --numeric-owner --mtime="@$epoch" usr
 
 # A throwaway registry on a loopback port the kernel picks; stopped (by pid) on exit.
-"$crane" registry serve --address 127.0.0.1:0 2>"$work/registry.log" &
-registry_pid=$!
-port=""
-for _ in $(seq 1 100); do
-  port="$(sed -n 's/.*serving on port \([0-9][0-9]*\).*/\1/p' "$work/registry.log")"
-  [ -n "$port" ] && break
-  kill -0 "$registry_pid" 2>/dev/null || { cat "$work/registry.log" >&2; die "crane registry serve exited"; }
-  sleep 0.1
-done
-[ -n "$port" ] || die "crane registry serve did not report its port within 10 s"
+registry_serve "$crane" "$work/registry.log" || die "no local registry (crane registry serve)"
+port=$registry_port
 repo="127.0.0.1:$port/natsguard"
 log "build registry: $repo (crane registry serve, pid $registry_pid)"
 

@@ -30,6 +30,8 @@ ns=natsguard-image-test
 suite=test-image
 # shellcheck source=hack/lib/testing.sh
 . "$repo_root/hack/lib/testing.sh"
+# shellcheck source=hack/lib/registry.sh
+. "$repo_root/hack/lib/registry.sh"
 require_apiserver
 command -v curl >/dev/null || die "curl is required"
 
@@ -93,16 +95,8 @@ fi
 
 # --- 3. publish to a local registry, pin the digest in the chart -----------------------------------
 step "publishing to a local registry (crane registry serve on 127.0.0.1, as a release pushes)"
-"$crane" registry serve --address 127.0.0.1:0 2>"$work/registry.log" &
-registry_pid=$!
-port=""
-for _ in $(seq 1 100); do
-  port="$(sed -n 's/.*serving on port \([0-9][0-9]*\).*/\1/p' "$work/registry.log")"
-  [ -n "$port" ] && break
-  kill -0 "$registry_pid" 2>/dev/null || { cat "$work/registry.log" >&2; die "crane registry serve exited"; }
-  sleep 0.1
-done
-[ -n "$port" ] || die "crane registry serve did not report its port within 10 s"
+registry_serve "$crane" "$work/registry.log" || die "no local registry (crane registry serve)"
+port=$registry_port
 repo="127.0.0.1:$port/natsguard/natsguard"
 pushed="$("$crane" push "$work/oci" "$repo:$version" 2>"$work/push.log")" || { cat "$work/push.log" >&2; die "crane push failed"; }
 [ "$pushed" = "$repo@$digest" ] && pass "crane push printed $pushed" || fail "crane push printed '$pushed', want $repo@$digest"
